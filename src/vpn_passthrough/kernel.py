@@ -1,0 +1,148 @@
+"""Effects on the kernel: nft, modprobe, conntrack, ip. Each call goes through platform.run."""
+
+import json
+import os
+
+from . import flows
+from . import netaddr
+from . import platform
+from .plan import TABLE, FAMILY
+
+TABLE_REF = FAMILY + " " + TABLE
+
+
+class KernelError(Exception):
+    def __init__(self, what, result):
+        # nft repeats the failing line with markers; the first lines say it all
+        detail = "\n".join((result.err or result.out or "").strip().split("\n")[:3])
+        Exception.__init__(self, what + ": " + (detail or "exit status " + str(result.rc)))
+        self.result = result
+
+
+def nft_apply(text):
+    """Load a ruleset in one transaction; on failure the kernel kept the old one."""
+    r = platform.run(["nft", "-f", "-"], stdin=text)
+    if not r.ok():
+        raise KernelError("nft rejected the ruleset, the previous one stays", r)
+
+
+def nft_check(text):
+    """Let the kernel validate a ruleset without committing it (`nft -c`)."""
+    r = platform.run(["nft", "-c", "-f", "-"], stdin=text)
+    return r
+
+
+def helper_available(name, l4proto):
+    """Does the kernel accept a ct helper object of this type? (modules may be built in)"""
+    probe = ("table inet vpn_passthrough_probe {\n\tct helper h {\n\t\ttype \"" + name
+             + "\" protocol " + l4proto + "\n\t\tl3proto ip\n\t}\n}\n")
+    return nft_check(probe).ok()
+
+
+def table_listing():
+    """Terse listing of our table (no set elements), or None if absent."""
+    r = platform.run(["nft", "-t", "list", "table", FAMILY, TABLE])
+    return r.out if r.ok() else None
+
+
+def table_json():
+    r = platform.run(["nft", "-j", "list", "table", FAMILY, TABLE])
+    if not r.ok():
+        return None
+    try:
+        return json.loads(r.out).get("nftables", [])
+    except ValueError:
+        return None
+
+
+def module_state(name):
+    """'loaded', 'builtin' or 'missing' (or 'unknown' when the kernel gives no list)."""
+    try:
+        with open("/proc/modules") as f:
+            for line in f:
+                if line.split(" ", 1)[0] == name:
+                    return "loaded"
+    except OSError:
+        pass
+    release = os.uname().release
+    try:
+        with open("/lib/modules/" + release + "/modules.builtin") as f:
+            for line in f:
+                if line.strip().endswith("/" + name + ".ko"):
+                    return "builtin"
+        return "missing"
+    except OSError:
+        return "unknown"     # no module tree: the helper probe decides
+
+
+def load_modules(names):
+    """modprobe each; returns {name: state}. Failure is not fatal: built-in code needs no load."""
+    states = {}
+    for name in names:
+        if module_state(name) not in ("loaded", "builtin"):
+            platform.run(["modprobe", name])
+        states[name] = module_state(name)
+    return states
+
+
+def conntrack_text():
+    """Both families; '' when conntrack is missing (reported by `check`)."""
+    out = []
+    for family in ("ipv4", "ipv6"):
+        r = platform.run(["conntrack", "-L", "-f", family, "-o", "ktimestamp"])
+        if not r.ok():
+            r = platform.run(["conntrack", "-L", "-f", family])
+        if r.ok():
+            out.append(r.out)
+    return "\n".join(out)
+
+
+def conntrack_delete(flow):
+    return platform.run(["conntrack"] + flows.delete_args(flow)).ok()
+
+
+def _ip_lines(args):
+    r = platform.run(["ip", "-o"] + args)
+    return r.out.split("\n") if r.ok() else []
+
+
+def addresses(device=None):
+    """[(family, int, prefix length)] of one device, or of all devices."""
+    args = ["addr", "show"] + (["dev", device] if device else [])
+    out = []
+    for line in _ip_lines(args):
+        words = line.split()
+        for i in range(len(words) - 1):
+            if words[i] in ("inet", "inet6") and "/" in words[i + 1]:
+                addr, length = words[i + 1].split("/", 1)
+                try:
+                    family, n = netaddr.parse_address(addr)
+                except ValueError:
+                    continue
+                out.append((family, n, int(length)))
+    return out
+
+
+def network_facts(lan_devices):
+    """flows.Network for the LAN devices: prefixes, own addresses, neighbours."""
+    local = {}
+    for family, n, _ in addresses():
+        local[(family, n)] = True
+    prefixes = []
+    for dev in lan_devices:
+        for family, n, length in addresses(dev):
+            if family == 6 and (n >> 118) == 0x3fa:      # fe80::/10 is not a LAN prefix
+                continue
+            text = (netaddr.format_ipv4(n) if family == 4 else netaddr.format_ipv6(n))
+            prefixes.append(netaddr.parse_prefix(text + "/" + str(length)))
+    neighbours = {}
+    r = platform.run(["ip", "neigh", "show"])
+    for line in r.out.split("\n") if r.ok() else []:
+        words = line.split()
+        if "lladdr" in words:
+            try:
+                key = netaddr.parse_address(words[0])
+                neighbours[key] = netaddr.parse_mac(words[words.index("lladdr") + 1])
+            except (ValueError, IndexError):
+                continue
+    return flows.Network(prefixes, local, neighbours)

@@ -1,0 +1,115 @@
+"""Desired state: what the table must do, decided from settings and system facts.
+
+Nothing here prints rules (ruleset.py does) or touches the system (kernel.py).
+"""
+
+from .settings import PROTOCOLS
+
+TABLE = "vpn_passthrough"
+FAMILY = "inet"
+
+# What each protocol is on the wire, LAN to WAN.
+TRAFFIC = {
+    "pptp": [("tcp", 1723), ("gre", None)],
+    "l2tp": [("udp", 1701)],
+    "ipsec": [("udp", 500), ("udp", 4500), ("esp", None), ("ah", None)],
+}
+
+# The kernel helper a protocol needs, and the modules that provide it.
+HELPERS = {"pptp": ("pptp", "tcp", 1723)}
+MODULES = {"pptp": ["nf_conntrack_pptp", "nf_nat_pptp"]}
+KMOD_PACKAGE = "kmod-nf-nathelper-pptp"
+KMOD_PACKAGE_OLD = "kmod-nf-nathelper-extra"
+
+KINDS = ("mac", "ipv4", "ipv6")
+
+
+class ProtocolPlan:
+    def __init__(self, name, on):
+        self.name = name
+        self.on = on                    # the switch: on = passes, off = blocked
+        self.helper = "none"            # 'assign' | 'missing' | 'none'
+        self.sets = {}                  # (action, kind) -> [(element, client label)]
+
+    def set_name(self, action, kind):
+        return self.name + "_" + action + "_" + kind
+
+    def elements(self, action, kind):
+        return self.sets.get((action, kind), [])
+
+    def wants_helper(self):
+        """A helper is useful whenever some LAN host may pass."""
+        return self.name in HELPERS and (self.on or bool(self.elements("allow", "mac"))
+                                         or bool(self.elements("allow", "ipv4"))
+                                         or bool(self.elements("allow", "ipv6")))
+
+    def effective(self):
+        if not self.on:
+            return "off"
+        return "degraded" if self.helper == "missing" else "on"
+
+
+class Plan:
+    def __init__(self, settings, lan_devices, wan_devices):
+        self.enabled = settings.enabled
+        self.log = settings.log
+        self.ipv6 = settings.ipv6
+        self.lan_devices = lan_devices
+        self.wan_devices = wan_devices
+        self.clients = settings.clients
+        self.protocols = [ProtocolPlan(p, settings.protocols[p]) for p in PROTOCOLS]
+
+    def protocol(self, name):
+        for p in self.protocols:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def helpers(self):
+        return [p for p in self.protocols if p.helper == "assign"]
+
+
+def _add(proto, action, kind, element, label):
+    key = (action, kind)
+    if key not in proto.sets:
+        proto.sets[key] = []
+    proto.sets[key].append((element, label))
+
+
+def build(settings, lan_devices, wan_devices, helper_available):
+    """settings + resolved devices + {'pptp': bool} -> Plan."""
+    plan = Plan(settings, lan_devices, wan_devices)
+    for client in settings.clients:
+        for name in client.protocols:
+            proto = plan.protocol(name)
+            for mac in client.macs:
+                _add(proto, client.action, "mac", mac, client.label)
+            for prefix in client.prefixes:
+                kind = "ipv4" if prefix.family == 4 else "ipv6"
+                _add(proto, client.action, kind, str(prefix), client.label)
+    for proto in plan.protocols:
+        if proto.wants_helper():
+            proto.helper = "assign" if helper_available.get(proto.name, False) else "missing"
+    return plan
+
+
+def blocks(plan, proto_name, family, address, mac):
+    """Would the plan block this LAN host for this protocol? (used to cut flows)
+
+    address: (family, int) of the host; mac: its MAC or None. Mirrors the
+    order of the rules: a block entry wins, then an allow entry, then the switch.
+    """
+    from . import netaddr
+    if family == 6 and not plan.ipv6:
+        return False                # the table does not look at IPv6 at all
+    proto = plan.protocol(proto_name)
+    kind = "ipv4" if family == 4 else "ipv6"
+    for action in ("block", "allow"):
+        if mac is not None:
+            for element, _ in proto.elements(action, "mac"):
+                if element == mac:
+                    return action == "block"
+        for element, _ in proto.elements(action, kind):
+            if netaddr.parse_prefix(element).contains(family, address):
+                return action == "block"
+    return not proto.on

@@ -1,0 +1,191 @@
+"""Plan -> nft text. Text only: every decision was made in plan.py.
+
+The text replaces `table inet vpn_passthrough` in one transaction (the
+"create, delete, create" idiom works whether or not the table exists) and
+touches no other table. The table comment carries a digest of the rules so
+an unchanged apply can be recognised without keeping state files.
+"""
+
+from .plan import TABLE, FAMILY, TRAFFIC, KINDS
+
+# Filter priority -5: after conntrack and NAT prerouting, just before fw4's
+# forward chain (priority filter), so our counters see what fw4 would drop too.
+FORWARD_PRIORITY = "filter - 5"
+# Helper assignment must run after the conntrack lookup (-200) and before the
+# entry is confirmed; fw4 uses prerouting at filter priority as well.
+HELPER_PRIORITY = "filter"
+LOG_RATE = "limit rate 10/minute burst 5 packets"
+LOG_PREFIX = "vpn-passthrough: block "
+
+L4 = {"tcp": "tcp", "udp": "udp", "gre": "gre", "esp": "esp", "ah": "ah"}
+SET_TYPE = {"mac": "ether_addr", "ipv4": "ipv4_addr", "ipv6": "ipv6_addr"}
+MATCH = {"mac": "ether saddr", "ipv4": "ip saddr", "ipv6": "ip6 saddr"}
+
+
+def digest(text):
+    """FNV-1a, 64 bit: stable everywhere (MicroPython has no hashlib.sha256 on all ports)."""
+    h = 0xcbf29ce484222325
+    for b in text.encode():
+        h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+    return "%016x" % h
+
+
+def _quoted(names):
+    return ", ".join(['"' + n + '"' for n in names])
+
+
+def _set(lines, name, kind, elements):
+    lines.append("\tset " + name + " {")
+    lines.append("\t\ttype " + SET_TYPE[kind])
+    if kind != "mac":
+        lines.append("\t\tflags interval")
+    lines.append("\t\tcounter")
+    lines.append("\t\telements = {")
+    last = len(elements) - 1
+    for i, (element, label) in enumerate(elements):
+        lines.append("\t\t\t" + element + ' comment "' + label + '"' + ("," if i < last else ""))
+    lines.append("\t\t}")
+    lines.append("\t}")
+
+
+def _dispatch(plan):
+    """Which chain each protocol/port goes to (only protocols with a chain)."""
+    by_l4 = {}
+    for proto in plan.protocols:
+        for l4, port in TRAFFIC[proto.name]:
+            if l4 not in by_l4:
+                by_l4[l4] = []
+            by_l4[l4].append((port, proto.name))
+    return by_l4
+
+
+def _body(plan):
+    lines = []
+    for proto in plan.helpers():
+        name = proto.name
+        lines.append("\tct helper " + name + " {")
+        lines.append('\t\ttype "' + name + '" protocol tcp')
+        lines.append("\t\tl3proto ip")
+        lines.append('\t\tcomment "' + name + ' passthrough: lets NAT translate call IDs"')
+        lines.append("\t}")
+    lines.append("\tset lan_devices {")
+    lines.append("\t\ttype ifname")
+    lines.append("\t\telements = { " + _quoted(plan.lan_devices) + " }")
+    lines.append("\t}")
+    lines.append("\tset wan_devices {")
+    lines.append("\t\ttype ifname")
+    lines.append("\t\telements = { " + _quoted(plan.wan_devices) + " }")
+    lines.append("\t}")
+    for proto in plan.protocols:
+        for what in ("passed", "blocked"):
+            lines.append("\tcounter " + proto.name + "_" + what + " {")
+            lines.append('\t\tcomment "' + proto.name + " packets " + what + ' LAN to WAN"')
+            lines.append("\t}")
+    for proto in plan.protocols:
+        for action in ("block", "allow"):
+            if action == "allow" and proto.on:
+                continue            # allow entries only matter while the switch is off
+            for kind in KINDS:
+                elements = proto.elements(action, kind)
+                if elements:
+                    _set(lines, proto.set_name(action, kind), kind, elements)
+
+    by_l4 = _dispatch(plan)
+    verdicts = []
+    for l4 in ("tcp", "udp", "gre", "esp", "ah"):
+        ports = by_l4.get(l4)
+        if not ports:
+            continue
+        target = "vpn_" + (l4 if ports[0][0] is not None else ports[0][1])
+        verdicts.append(L4[l4] + " : jump " + target)
+    family = "" if plan.ipv6 else "meta nfproto ipv4 "
+    lines.append("\tchain forward {")
+    lines.append("\t\ttype filter hook forward priority " + FORWARD_PRIORITY + "; policy accept;")
+    lines.append("\t\t" + family + "iifname @lan_devices oifname @wan_devices meta l4proto vmap { "
+                 + ", ".join(verdicts) + ' } comment "LAN to WAN: only VPN protocols go on"')
+    lines.append("\t}")
+    for l4 in ("tcp", "udp"):
+        ports = by_l4.get(l4)
+        if not ports:
+            continue
+        lines.append("\tchain vpn_" + l4 + " {")
+        if len(ports) == 1:
+            lines.append("\t\t" + l4 + " dport " + str(ports[0][0]) + " goto vpn_" + ports[0][1])
+        else:
+            lines.append("\t\t" + l4 + " dport vmap { " + ", ".join(
+                [str(port) + " : goto vpn_" + name for port, name in ports]) + " }")
+        lines.append("\t}")
+    for proto in plan.protocols:
+        name = proto.name
+        # 'ipsec' is an nft keyword: chains carry a prefix
+        lines.append("\tchain vpn_" + name + " {")
+        for action in ("block", "allow"):
+            if action == "allow" and proto.on:
+                continue            # allow entries only matter while the switch is off
+            for kind in KINDS:
+                if proto.elements(action, kind):
+                    lines.append("\t\t" + MATCH[kind] + " @" + proto.set_name(action, kind)
+                                 + " goto " + name + ("_block" if action == "block" else "_pass")
+                                 + ' comment "clients: ' + action + '"')
+        if proto.on:
+            lines.append("\t\tgoto " + name + '_pass comment "switch on"')
+        else:
+            lines.append("\t\tgoto " + name + '_block comment "switch off"')
+        lines.append("\t}")
+        lines.append("\tchain " + name + "_pass {")
+        lines.append('\t\tcounter name "' + name + '_passed" accept')
+        lines.append("\t}")
+        lines.append("\tchain " + name + "_block {")
+        if plan.log:
+            lines.append("\t\t" + LOG_RATE + ' log prefix "' + LOG_PREFIX + name + ': " level info')
+        lines.append('\t\tcounter name "' + name + '_blocked" drop')
+        lines.append("\t}")
+    helpers = plan.helpers()
+    if helpers:
+        lines.append("\tchain helper {")
+        lines.append("\t\ttype filter hook prerouting priority " + HELPER_PRIORITY + "; policy accept;")
+        for proto in helpers:
+            lines.append("\t\tiifname @lan_devices meta nfproto ipv4 tcp dport 1723 ct state new"
+                         ' ct helper set "' + proto.name + '" comment "' + proto.name
+                         + ': assign the conntrack helper"')
+        lines.append("\t}")
+    return lines
+
+
+def summary(plan):
+    """'pptp=on l2tp=off ipsec=on': kept in the table comment, so status reads
+    the effective state from the kernel, written in the same transaction."""
+    return " ".join([p.name + "=" + p.effective() for p in plan.protocols])
+
+
+def render(plan, source="/etc/config/vpn-passthrough"):
+    """The complete `nft -f` input that replaces our table."""
+    body = "\n".join(_body(plan))
+    head = ["#!/usr/sbin/nft -f",
+            "# vpn-passthrough: generated from " + source + "; do not edit",
+            "table " + FAMILY + " " + TABLE,
+            "delete table " + FAMILY + " " + TABLE,
+            "table " + FAMILY + " " + TABLE + " {",
+            '\tcomment "vpn-passthrough ' + digest(summary(plan) + body) + " " + summary(plan) + '"']
+    return "\n".join(head) + "\n" + body + "\n}\n"
+
+
+def render_delete():
+    """Remove our table whether or not it exists, in one transaction."""
+    return ("table " + FAMILY + " " + TABLE + "\n"
+            "delete table " + FAMILY + " " + TABLE + "\n")
+
+
+def read_comment(listing):
+    """(digest, {protocol: effective}) from `nft -t list table …` output."""
+    for line in listing.split("\n")[:10]:
+        line = line.strip()
+        if line.startswith('comment "vpn-passthrough '):
+            words = line[len('comment "'):-1].split()
+            states = {}
+            for w in words[2:]:
+                if "=" in w:
+                    k, v = w.split("=", 1)
+                    states[k] = v
+            return (words[1] if len(words) > 1 else None), states
+    return None, {}

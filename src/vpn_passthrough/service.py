@@ -1,0 +1,300 @@
+"""The core every door (CLI, ubus) uses: apply, status, sessions, check, flush, stop, set.
+
+Order of an apply: read and validate everything first, then load modules and
+probe helpers, then render, then one `nft -f`. Any error before the nft call
+changes nothing; nft itself is atomic. Only after the new rules are live are
+the flows they now block cut from conntrack.
+"""
+
+import os
+
+from . import flows
+from . import kernel
+from . import plan as planner
+from . import platform
+from . import ruleset
+from . import settings as schema
+from . import uci
+from . import zones
+from .settings import SettingsError, PROTOCOLS
+
+DEFAULT_CONFIG = "/etc/config/vpn-passthrough"
+SET_KEYS = ("enabled", "log", "ipv6") + PROTOCOLS
+
+
+class ApplyError(Exception):
+    """The kernel refused a change; `field` names what was being applied."""
+
+    def __init__(self, message, field="nft"):
+        Exception.__init__(self, message)
+        self.field = field
+
+
+def _read(path, what):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError as e:
+        raise SettingsError(what, "cannot read " + path + ": " + (e.strerror or str(e)))
+
+
+def helper_error(name):
+    return (name + ": the kernel has no '" + name + "' conntrack helper; install "
+            + planner.KMOD_PACKAGE + " (older releases: " + planner.KMOD_PACKAGE_OLD
+            + "). " + name + " passes without call-ID translation (one client per server).")
+
+
+class Service:
+    def __init__(self, config_path=DEFAULT_CONFIG):
+        self.config_path = config_path
+        self.config_dir = os.path.dirname(config_path) or "."
+
+    # --- reading -------------------------------------------------------------
+
+    def sections(self):
+        text = _read(self.config_path, schema.CONFIG)
+        try:
+            return uci.parse(text, self.config_path)
+        except uci.UciError as e:
+            raise SettingsError(schema.CONFIG + " line " + str(e.line), e.message)
+
+    def settings(self):
+        return schema.from_sections(self.sections())
+
+    def devices(self, s):
+        """Explicit devices, else the zones' devices from firewall + network."""
+        lan, wan = s.lan_devices, s.wan_devices
+        if lan and wan:
+            return lan, wan
+        fw = self._other("firewall", "globals.lan_zone" if not lan else "globals.wan_zone")
+        net = self._other("network", "globals.lan_zone" if not lan else "globals.wan_zone")
+        if not lan:
+            lan = zones.zone_devices(s.lan_zones, fw, net, "lan_zone")
+        if not wan:
+            wan = zones.zone_devices(s.wan_zones, fw, net, "wan_zone")
+        for d in lan:
+            if d in wan:
+                raise SettingsError(schema.CONFIG + ".globals",
+                                    "device " + d + " is both LAN and WAN")
+        return lan, wan
+
+    def _other(self, name, option):
+        path = os.path.join(self.config_dir, name)
+        text = _read(path, schema.CONFIG + "." + option)
+        try:
+            return uci.parse(text, path)
+        except uci.UciError as e:
+            raise SettingsError(schema.CONFIG + "." + option, str(e))
+
+    def plan(self, probe=True):
+        """Settings -> Plan. With probe, load helper modules and ask the kernel."""
+        s = self.settings()
+        lan, wan = self.devices(s)
+        available = {}
+        modules = {}
+        for name in planner.HELPERS:
+            if not probe:
+                available[name] = True
+                continue
+            modules[name] = kernel.load_modules(planner.MODULES[name])
+            helper_type, l4, _ = planner.HELPERS[name]
+            available[name] = kernel.helper_available(helper_type, l4)
+        p = planner.build(s, lan, wan, available)
+        p.modules = modules
+        return p
+
+    def render(self):
+        """The ruleset apply would load, with no effect on the system."""
+        return ruleset.render(self.plan(probe=False), self.config_path)
+
+    # --- changing ------------------------------------------------------------
+
+    def apply(self):
+        """Make the kernel match the settings. Returns {changed, flushed, errors}."""
+        s = self.settings()
+        if not s.enabled:
+            changed = kernel.table_listing() is not None
+            self.stop()
+            return {"changed": changed, "flushed": 0, "errors": []}
+        p = self.plan()
+        errors = [helper_error(x.name) for x in p.protocols if x.helper == "missing"]
+        text = ruleset.render(p, self.config_path)
+        listing = kernel.table_listing()
+        new_digest, _ = ruleset.read_comment(text)
+        if listing is not None and ruleset.read_comment(listing)[0] == new_digest:
+            return {"changed": False, "flushed": 0, "errors": errors}
+        try:
+            kernel.nft_apply(text)
+        except kernel.KernelError as e:
+            raise ApplyError(str(e))
+        return {"changed": True, "flushed": self.cut_blocked(p), "errors": errors}
+
+    def cut_blocked(self, p, only=None):
+        """Delete forwarded flows the plan now blocks (or every flow of `only`)."""
+        if platform.which("conntrack") is None:
+            return 0
+        network = kernel.network_facts(p.lan_devices)
+        cut = 0
+        for flow in flows.parse(kernel.conntrack_text()):
+            name = flows.protocol(flow)
+            if name is None or (only is not None and name != only):
+                continue
+            ends = flows.lan_client(flow, network)
+            if ends is None:
+                continue
+            if only is None:
+                key = schema_address(ends[0])
+                if key is None or not planner.blocks(p, name, key[0], key[1],
+                                                     network.neighbours.get(key)):
+                    continue
+            if kernel.conntrack_delete(flow):
+                cut += 1
+        return cut
+
+    def flush(self, name):
+        if name not in PROTOCOLS:
+            raise SettingsError("protocol", "unknown protocol '" + name[:20]
+                                + "' (known: pptp, l2tp, ipsec)")
+        return self.cut_blocked(self.plan(probe=False), only=name)
+
+    def stop(self):
+        r = platform.run(["nft", "-f", "-"], stdin=ruleset.render_delete())
+        if not r.ok():
+            raise ApplyError("nft could not remove the table: " + (r.err or "").strip())
+
+    def set(self, values):
+        """Change switches in the settings file (validated first), then apply."""
+        if not isinstance(values, dict) or not values:
+            raise SettingsError("values", "expects a table such as {\"pptp\": false}")
+        sections = self.sections()
+        for key in values:
+            if key not in SET_KEYS:
+                raise SettingsError("values." + str(key)[:20],
+                                    "unknown switch (known: " + ", ".join(SET_KEYS) + ")")
+            flag = _flag(values[key], "values." + key)
+            if key in PROTOCOLS:
+                section = _section(sections, "protocol", key)
+            else:
+                section = _section(sections, "globals", "globals")
+            section.set("enabled" if key in PROTOCOLS else key, flag)
+        schema.from_sections(sections)          # refuse to write an invalid file
+        _write_atomic(self.config_path, uci.dump(sections))
+        return self.apply()
+
+    # --- reading the live state ---------------------------------------------
+
+    def status(self):
+        out = {"enabled": False, "applied": False, "log": False, "ipv6": True,
+               "lan_devices": [], "wan_devices": [], "protocols": {}, "clients": [],
+               "errors": []}
+        s = None
+        try:
+            s = self.settings()
+            out["enabled"], out["log"], out["ipv6"] = s.enabled, s.log, s.ipv6
+            if s.enabled:
+                out["lan_devices"], out["wan_devices"] = self.devices(s)
+        except SettingsError as e:
+            out["errors"].append(str(e))
+        listing = kernel.table_listing()
+        out["applied"] = listing is not None
+        _, states = ruleset.read_comment(listing or "")
+        live = _live(kernel.table_json() if listing is not None else None)
+        for name in PROTOCOLS:
+            configured = s.protocols[name] if s else None
+            entry = {"configured": configured,
+                     "effective": states.get(name, "disabled"),
+                     "helper": "none", "modules": {},
+                     "blocked": live["counters"].get(name + "_blocked", _zero()),
+                     "passed": live["counters"].get(name + "_passed", _zero()),
+                     "error": ""}
+            if name in planner.HELPERS:
+                entry["modules"] = dict([(m, kernel.module_state(m))
+                                         for m in planner.MODULES[name]])
+                if name in live["helpers"]:
+                    entry["helper"] = "assigned"
+                elif entry["effective"] == "degraded":
+                    entry["helper"] = "missing"
+                    entry["error"] = helper_error(name)
+                    out["errors"].append(entry["error"])
+            out["protocols"][name] = entry
+        for c in (s.clients if s else []):
+            out["clients"].append({"name": c.name, "id": c.label, "action": c.action,
+                                   "protocols": c.protocols,
+                                   "matched": live["clients"].get(c.label, _zero())})
+        return out
+
+    def sessions(self):
+        s = self.settings()
+        lan, _ = self.devices(s)
+        network = kernel.network_facts(lan)
+        out = []
+        for flow in flows.parse(kernel.conntrack_text()):
+            entry = flows.session(flow, network)
+            if entry is not None:
+                out.append(entry)
+        return {"sessions": out}
+
+    def check(self):
+        from . import diagnose
+        return {"findings": diagnose.findings(self)}
+
+
+def schema_address(text):
+    from . import netaddr
+    try:
+        return netaddr.parse_address(text)
+    except ValueError:
+        return None
+
+
+def _zero():
+    return {"packets": 0, "bytes": 0}
+
+
+def _live(items):
+    """Counters, helper objects and per-client counters from `nft -j list table`."""
+    live = {"counters": {}, "helpers": {}, "clients": {}}
+    for item in items or []:
+        if "counter" in item:
+            c = item["counter"]
+            live["counters"][c.get("name")] = {"packets": c.get("packets", 0),
+                                               "bytes": c.get("bytes", 0)}
+        elif "ct helper" in item:
+            live["helpers"][item["ct helper"].get("name")] = True
+        elif "set" in item:
+            for e in item["set"].get("elem", []) or []:
+                elem = e.get("elem") if isinstance(e, dict) else None
+                if not isinstance(elem, dict) or "comment" not in elem:
+                    continue
+                total = live["clients"].setdefault(elem["comment"], _zero())
+                counter = elem.get("counter") or {}
+                total["packets"] += counter.get("packets", 0)
+                total["bytes"] += counter.get("bytes", 0)
+    return live
+
+
+def _flag(value, where):
+    if value is True or value in (1, "1", "true", "on", "yes"):
+        return "1"
+    if value is False or value in (0, "0", "false", "off", "no"):
+        return "0"
+    raise SettingsError(where, "must be true or false")
+
+
+def _section(sections, stype, name):
+    for s in sections:
+        if s.type == stype and s.name == name:
+            return s
+    s = uci.Section(stype, name, len([x for x in sections if x.type == stype]), 0)
+    sections.append(s)
+    return s
+
+
+def _write_atomic(path, text):
+    """Write next to the file and rename: a reader sees the old or the new file."""
+    tmp = path + ".vpn-passthrough-new"
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.rename(tmp, path)

@@ -1,0 +1,238 @@
+"""The schema of /etc/config/vpn-passthrough: defaults, validation, errors.
+
+Input: parsed uci sections. Output: a Settings value, or a SettingsError that
+names the section and option (`vpn-passthrough.@client[2].ip`) so a user can
+find the line. Nothing here touches the system.
+"""
+
+from . import netaddr
+from . import uci
+
+CONFIG = "vpn-passthrough"
+PROTOCOLS = ("pptp", "l2tp", "ipsec")
+ACTIONS = ("block", "allow")
+NAME_MAX = 64
+
+TRUE = ("1", "on", "true", "yes", "enabled")
+FALSE = ("0", "off", "false", "no", "disabled")
+
+GLOBAL_OPTIONS = ("enabled", "log", "ipv6", "lan_zone", "wan_zone", "lan_device", "wan_device")
+PROTOCOL_OPTIONS = ("enabled",)
+CLIENT_OPTIONS = ("name", "mac", "ip", "action", "protocol", "enabled")
+
+
+class SettingsError(Exception):
+    def __init__(self, field, message):
+        Exception.__init__(self, field + ": " + message)
+        self.field = field
+        self.message = message
+
+    def __str__(self):
+        return self.field + ": " + self.message
+
+
+class Client:
+    def __init__(self, label, name, macs, prefixes, action, protocols):
+        self.label = label          # '@client[0]' or the section name
+        self.name = name
+        self.macs = macs            # ['aa:bb:…']
+        self.prefixes = prefixes    # [netaddr.Prefix]
+        self.action = action        # 'block' | 'allow'
+        self.protocols = protocols  # subset of PROTOCOLS, in PROTOCOLS order
+
+
+class Settings:
+    def __init__(self):
+        self.enabled = True
+        self.log = False
+        self.ipv6 = True
+        self.lan_zones = ["lan"]
+        self.wan_zones = ["wan"]
+        self.lan_devices = []       # explicit devices replace the zone lookup
+        self.wan_devices = []
+        self.protocols = {"pptp": True, "l2tp": True, "ipsec": True}
+        self.clients = []
+
+
+def field(section, option=None):
+    text = CONFIG + "." + section.label()
+    if option:
+        text += "." + option
+    return text
+
+
+def _scalar(section, option):
+    value = section.get(option)
+    if isinstance(value, list):
+        raise SettingsError(field(section, option), "must be an option, not a list")
+    return value
+
+
+def _bool(section, option, default):
+    value = _scalar(section, option)
+    if value is None:
+        return default
+    if value.lower() in TRUE:
+        return True
+    if value.lower() in FALSE:
+        return False
+    raise SettingsError(field(section, option),
+                        "'" + _show(value) + "' is not a boolean (use 1 or 0)")
+
+
+def _list(section, option):
+    """uci lists; a plain option holding space-separated words is accepted too."""
+    value = section.get(option)
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return value
+    return value.split()
+
+
+def _show(value):
+    """A value as it may be quoted back in an error message: short, printable."""
+    out = []
+    for c in value[:40]:
+        out.append(c if " " <= c <= "~" else "?")
+    return "".join(out) + ("..." if len(value) > 40 else "")
+
+
+def _check_options(section, allowed):
+    for option in section.order:
+        if option not in allowed:
+            raise SettingsError(field(section, option), "unknown option (known: "
+                                + ", ".join(allowed) + ")")
+
+
+def _names(section, option, check, default):
+    words = _list(section, option)
+    if words is None:
+        return default
+    out = []
+    for w in words:
+        try:
+            out.append(check(w))
+        except ValueError as e:
+            raise SettingsError(field(section, option), "'" + _show(w) + "': " + str(e))
+    return out
+
+
+def _client(section):
+    _check_options(section, CLIENT_OPTIONS)
+    name = _scalar(section, "name")
+    if name is None:
+        name = section.label()
+    if len(name) > NAME_MAX:
+        raise SettingsError(field(section, "name"), "longer than " + str(NAME_MAX) + " characters")
+    for c in name:
+        if c < " " or c in "\"\\\x7f":
+            raise SettingsError(field(section, "name"),
+                                "may not hold quotes, backslashes or control characters")
+    macs = _names(section, "mac", netaddr.parse_mac, [])
+    prefixes = []
+    for text in _list(section, "ip") or []:
+        try:
+            prefixes.append(netaddr.parse_prefix(text))
+        except ValueError as e:
+            raise SettingsError(field(section, "ip"), "'" + _show(text) + "': " + str(e))
+    if not macs and not prefixes:
+        raise SettingsError(field(section), "a client needs at least one mac or ip")
+    action = _scalar(section, "action")
+    if action is None:
+        action = "block"
+    if action not in ACTIONS:
+        raise SettingsError(field(section, "action"),
+                            "'" + _show(action) + "' is not one of: block, allow")
+    wanted = _list(section, "protocol")
+    if wanted is None:
+        wanted = list(PROTOCOLS)
+    for p in wanted:
+        if p not in PROTOCOLS:
+            raise SettingsError(field(section, "protocol"),
+                                "unknown protocol '" + _show(p) + "' (known: pptp, l2tp, ipsec)")
+    if not wanted:
+        raise SettingsError(field(section, "protocol"), "empty list")
+    protocols = [p for p in PROTOCOLS if p in wanted]
+    return Client(section.label(), name, macs, prefixes, action, protocols)
+
+
+def _check_overlaps(clients):
+    """Within one action and protocol, no two clients may claim the same host.
+
+    nft refuses overlapping intervals in one set, and a per-client counter
+    would be ambiguous; a block and an allow entry may overlap (block wins).
+    """
+    seen = {}
+    spans = {}
+    for c in clients:
+        for p in c.protocols:
+            for mac in c.macs:
+                key = (c.action, p, mac)
+                if key in seen and seen[key] is not c:
+                    raise SettingsError(CONFIG + "." + c.label + ".mac",
+                                        mac + " is already listed by " + seen[key].label
+                                        + " (" + c.action + ", " + p + ")")
+                seen[key] = c
+            for prefix in c.prefixes:
+                k = (c.action, p, prefix.family)
+                if k not in spans:
+                    spans[k] = []
+                spans[k].append((prefix.first(), prefix.last(), c, prefix))
+    for k in spans:
+        items = sorted(spans[k], key=lambda t: (t[0], t[1]))
+        for i in range(1, len(items)):
+            a, b = items[i - 1], items[i]
+            if b[0] <= a[1]:
+                raise SettingsError(CONFIG + "." + b[2].label + ".ip",
+                                    str(b[3]) + " overlaps " + str(a[3]) + " of " + a[2].label
+                                    + " (" + k[0] + ", " + k[1] + ")")
+
+
+def from_sections(sections):
+    """Validate parsed uci sections into Settings (or raise SettingsError)."""
+    dups = uci.duplicates(sections)
+    if dups:
+        label, line = dups[0]
+        raise SettingsError(CONFIG + "." + label,
+                            "section declared twice (again on line " + str(line) + ")")
+    s = Settings()
+    globals_seen = False
+    for section in sections:
+        if section.type == "globals":
+            if globals_seen:
+                raise SettingsError(field(section), "only one globals section is allowed")
+            globals_seen = True
+            _check_options(section, GLOBAL_OPTIONS)
+            s.enabled = _bool(section, "enabled", True)
+            s.log = _bool(section, "log", False)
+            s.ipv6 = _bool(section, "ipv6", True)
+            s.lan_zones = _names(section, "lan_zone", netaddr.check_zone, s.lan_zones)
+            s.wan_zones = _names(section, "wan_zone", netaddr.check_zone, s.wan_zones)
+            s.lan_devices = _names(section, "lan_device", netaddr.check_ifname, [])
+            s.wan_devices = _names(section, "wan_device", netaddr.check_ifname, [])
+        elif section.type == "protocol":
+            if section.name not in PROTOCOLS:
+                raise SettingsError(field(section),
+                                    "unknown protocol (known: pptp, l2tp, ipsec)")
+            _check_options(section, PROTOCOL_OPTIONS)
+            s.protocols[section.name] = _bool(section, "enabled", True)
+        elif section.type == "client":
+            if not _bool(section, "enabled", True):
+                continue
+            s.clients.append(_client(section))
+        else:
+            raise SettingsError(field(section),
+                                "unknown section type '" + section.type
+                                + "' (known: globals, protocol, client)")
+    _check_overlaps(s.clients)
+    return s
+
+
+def parse(text, path=""):
+    """uci text -> Settings; uci format errors become SettingsErrors too."""
+    try:
+        sections = uci.parse(text, path)
+    except uci.UciError as e:
+        raise SettingsError(CONFIG + (" line " + str(e.line) if e.line else ""), e.message)
+    return from_sections(sections)

@@ -1,0 +1,311 @@
+"""The uci file format, read and written the way libuci does it (file.c).
+
+Only the format lives here: no schema, no defaults. Parsing follows libuci's
+tokenizer: single quotes are literal, double quotes and bare words take
+backslash escapes, a backslash at the end of a line joins the next line,
+quoted strings may span lines, '#' outside quotes ends the line, ';' ends a
+command, and the keywords may be abbreviated to their first letter.
+"""
+
+MAX_LINE = 4096  # libuci: LINEBUF_MAX, "line too long"
+
+
+class UciError(Exception):
+    def __init__(self, message, line=0, path=""):
+        Exception.__init__(self, message)
+        self.message = message
+        self.line = line
+        self.path = path
+
+    def __str__(self):
+        where = self.path or "uci"
+        if self.line:
+            where += ":" + str(self.line)
+        return where + ": " + self.message
+
+
+class Section:
+    """One `config` block. `values` maps option name -> str (option) or list (list)."""
+
+    def __init__(self, stype, name, index, line):
+        self.type = stype
+        self.name = name            # None for an anonymous section
+        self.index = index          # position among sections of the same type
+        self.line = line
+        self.values = {}
+        self.order = []             # option names in file order, for writing back
+
+    def label(self):
+        """The name uci itself prints: 'lan' or '@client[0]'."""
+        if self.name is not None:
+            return self.name
+        return "@" + self.type + "[" + str(self.index) + "]"
+
+    def set(self, option, value):
+        if option not in self.values:
+            self.order.append(option)
+        self.values[option] = value
+
+    def add_list(self, option, value):
+        old = self.values.get(option)
+        if old is None:
+            self.set(option, [value])
+        elif isinstance(old, list):
+            old.append(value)
+        else:                       # libuci turns an option into a list
+            self.values[option] = [old, value]
+
+    def get(self, option, default=None):
+        return self.values.get(option, default)
+
+
+def _is_name_char(c):
+    return ("a" <= c <= "z") or ("A" <= c <= "Z") or ("0" <= c <= "9") or c == "_"
+
+
+def valid_name(s):
+    """libuci's uci_validate_name: section and option names."""
+    if not s:
+        return False
+    for c in s:
+        if not _is_name_char(c):
+            return False
+    return True
+
+
+def valid_type(s):
+    """libuci's uci_validate_type: section types may also hold '-'."""
+    if not s:
+        return False
+    for c in s:
+        if not (_is_name_char(c) or c == "-"):
+            return False
+    return True
+
+
+class _Lexer:
+    """Splits the text into commands: lists of (word) tokens, each with its line."""
+
+    def __init__(self, text, path):
+        self.lines = text.split("\n")
+        self.path = path
+        self.n = 0          # index of the current line
+        self.buf = ""
+        self.pos = 0
+
+    def error(self, message):
+        raise UciError(message, self.n, self.path)
+
+    def next_line(self):
+        if self.n >= len(self.lines):
+            return False
+        self.buf = self.lines[self.n]
+        if self.buf.endswith("\r"):
+            self.buf = self.buf[:-1]
+        self.n += 1
+        self.pos = 0
+        if len(self.buf) >= MAX_LINE:
+            self.error("line too long")
+        return True
+
+    def more_text(self, what):
+        # a quoted string or a trailing backslash continues on the next line
+        if not self.next_line():
+            self.error("EOF with unterminated " + what)
+        return "\n"
+
+    def commands(self):
+        """Yield (line, [tokens]) for each command."""
+        while self.next_line():
+            tokens = []
+            start = self.n
+            while True:
+                tok = self.token()
+                if tok is None:           # end of line (or comment)
+                    if tokens:
+                        yield start, tokens
+                    break
+                if tok is False:          # ';' ends a command, not the line
+                    if tokens:
+                        yield start, tokens
+                    tokens = []
+                    start = self.n
+                    continue
+                tokens.append(tok)
+
+    def token(self):
+        buf = self.buf
+        while self.pos < len(buf) and buf[self.pos] in " \t":
+            self.pos += 1
+        if self.pos >= len(self.buf):
+            return None
+        c = self.buf[self.pos]
+        if c == "#":
+            return None
+        if c == ";":
+            self.pos += 1
+            return False
+        out = []
+        while self.pos < len(self.buf):
+            c = self.buf[self.pos]
+            if c in " \t":
+                break
+            if c == "#":
+                self.pos = len(self.buf)
+                break
+            if c == ";":
+                break
+            if c == "'":
+                self.pos += 1
+                self.single_quoted(out)
+            elif c == '"':
+                self.pos += 1
+                self.double_quoted(out)
+            elif c == "\\":
+                self.backslash(out, "backslash")
+            else:
+                out.append(c)
+                self.pos += 1
+        return "".join(out)
+
+    def backslash(self, out, what):
+        self.pos += 1
+        if self.pos >= len(self.buf):
+            if self.n >= len(self.lines):
+                return                    # libuci ignores a final lone backslash
+            self.next_line()              # line continuation: nothing is added
+            return
+        out.append(self.buf[self.pos])
+        self.pos += 1
+
+    def single_quoted(self, out):
+        while True:
+            end = self.buf.find("'", self.pos)
+            if end >= 0:
+                out.append(self.buf[self.pos:end])
+                self.pos = end + 1
+                return
+            out.append(self.buf[self.pos:])
+            out.append(self.more_text("'"))
+
+    def double_quoted(self, out):
+        while True:
+            if self.pos >= len(self.buf):
+                out.append(self.more_text('"'))
+                continue
+            c = self.buf[self.pos]
+            if c == '"':
+                self.pos += 1
+                return
+            if c == "\\":
+                if self.pos + 1 >= len(self.buf):
+                    self.pos += 1
+                    self.more_text('"')   # escaped newline joins the lines
+                    continue
+                self.backslash(out, '"')
+            else:
+                out.append(c)
+                self.pos += 1
+
+
+def _keyword(word):
+    for full in ("package", "config", "option", "list"):
+        if word == full or word == full[0]:
+            return full
+    return None
+
+
+def parse(text, path=""):
+    """Parse uci text into a list of Sections, in file order.
+
+    Raises UciError (with the line number) where libuci in strict mode would
+    refuse the file. A named section that appears twice is merged, as libuci
+    does; `duplicates(sections)` reports it for callers that forbid it.
+    """
+    sections = []
+    by_name = {}
+    counts = {}
+    current = None
+    lexer = _Lexer(text, path)
+    for line, tokens in lexer.commands():
+        cmd = _keyword(tokens[0])
+        if cmd is None:
+            raise UciError("invalid command '" + tokens[0] + "'", line, path)
+        args = tokens[1:]
+        if cmd == "package":
+            if len(args) != 1:
+                raise UciError("package needs one name", line, path)
+            continue
+        if cmd == "config":
+            if not args or len(args) > 2:
+                raise UciError("config needs a type and at most one name", line, path)
+            stype = args[0]
+            if not valid_type(stype):
+                raise UciError("invalid character in type field", line, path)
+            name = args[1] if len(args) == 2 and args[1] != "" else None
+            if name is not None and not valid_name(name):
+                raise UciError("invalid character in name field", line, path)
+            index = counts.get(stype, 0)
+            counts[stype] = index + 1
+            if name is not None and name in by_name:
+                current = by_name[name]
+                current.duplicate_line = line
+                if current.type != stype:
+                    raise UciError("section of different type overwrites prior "
+                                   "section with same name", line, path)
+                continue
+            current = Section(stype, name, index, line)
+            sections.append(current)
+            if name is not None:
+                by_name[name] = current
+            continue
+        # option / list
+        if current is None:
+            raise UciError("option/list command found before the first section", line, path)
+        if not args or len(args) > 2:
+            raise UciError(cmd + " needs a name and one value", line, path)
+        if not valid_name(args[0]):
+            raise UciError("invalid character in name field", line, path)
+        value = args[1] if len(args) == 2 else ""
+        if cmd == "list":
+            current.add_list(args[0], value)
+        else:
+            current.set(args[0], value)
+    return sections
+
+
+def duplicates(sections):
+    """Named sections that the file declares more than once: [(label, line)]."""
+    out = []
+    for s in sections:
+        line = getattr(s, "duplicate_line", 0)
+        if line:
+            out.append((s.label(), line))
+    return out
+
+
+def quote(value):
+    """libuci's export quoting: always single quotes, ' as '\\''."""
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def dump(sections):
+    """Write sections back in uci's own export layout."""
+    out = []
+    for s in sections:
+        head = "config " + s.type
+        if s.name is not None:
+            head += " " + quote(s.name)
+        out.append("")
+        out.append(head)
+        for option in s.order:
+            value = s.values.get(option)
+            if value is None:
+                continue
+            if isinstance(value, list):
+                for item in value:
+                    out.append("\tlist " + option + " " + quote(item))
+            else:
+                out.append("\toption " + option + " " + quote(value))
+    out.append("")
+    return "\n".join(out)
