@@ -166,15 +166,15 @@ def check_ifname(text):
     """Linux interface names as they may reach nft inside double quotes."""
     if not text:
         raise ValueError("empty device name")
-    if len(text) > IFNAME_MAX:
-        raise ValueError("device name longer than 15 characters")
-    if text in (".", ".."):
-        raise ValueError("not a device name")
     for c in text:
         ok = (("a" <= c <= "z") or ("A" <= c <= "Z") or ("0" <= c <= "9")
               or c in "_-.@+")
         if not ok:
             raise ValueError("device name may hold only letters, digits and _ - . @ +")
+    if len(text) > IFNAME_MAX:
+        raise ValueError("device name longer than 15 characters")
+    if text in (".", ".."):
+        raise ValueError("not a device name")
     return text
 
 

@@ -108,10 +108,10 @@ class _Lexer:
             self.error("line too long")
         return True
 
-    def more_text(self, what):
-        # a quoted string or a trailing backslash continues on the next line
-        if not self.next_line():
-            self.error("EOF with unterminated " + what)
+    def more_text(self, what, start):
+        # a quoted string continues on the next line; report where it opened
+        if not self.next_line() or (self.n == len(self.lines) and self.buf == ""):
+            raise UciError("EOF with unterminated " + what, start, self.path)
         return "\n"
 
     def commands(self):
@@ -179,6 +179,7 @@ class _Lexer:
         self.pos += 1
 
     def single_quoted(self, out):
+        start = self.n
         while True:
             end = self.buf.find("'", self.pos)
             if end >= 0:
@@ -186,12 +187,13 @@ class _Lexer:
                 self.pos = end + 1
                 return
             out.append(self.buf[self.pos:])
-            out.append(self.more_text("'"))
+            out.append(self.more_text("'", start))
 
     def double_quoted(self, out):
+        start = self.n
         while True:
             if self.pos >= len(self.buf):
-                out.append(self.more_text('"'))
+                out.append(self.more_text('"', start))
                 continue
             c = self.buf[self.pos]
             if c == '"':
@@ -200,7 +202,7 @@ class _Lexer:
             if c == "\\":
                 if self.pos + 1 >= len(self.buf):
                     self.pos += 1
-                    self.more_text('"')   # escaped newline joins the lines
+                    self.more_text('"', start)   # escaped newline joins the lines
                     continue
                 self.backslash(out, '"')
             else:

@@ -1,0 +1,43 @@
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "src"))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+import itertools
+import shutil
+import subprocess
+
+import pytest
+
+_counter = itertools.count()
+
+
+def root_and_tools(*tools):
+    """A reason to skip, or None when we are root and the tools exist."""
+    if os.geteuid() != 0:
+        return "needs root (network namespaces and nft)"
+    for t in tools:
+        if shutil.which(t) is None and not os.path.exists("/usr/sbin/" + t):
+            return t + " is not installed (make deps installs it)"
+    return None
+
+
+@pytest.fixture
+def netns():
+    """A throwaway network namespace: nft runs against the real kernel, never the host's tables."""
+    reason = root_and_tools("ip", "nft")
+    if reason:
+        pytest.skip(reason)
+    name = "vpt-t%d-%d" % (os.getpid(), next(_counter))
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name])
+
+
+def in_ns(ns, argv, stdin=None):
+    return subprocess.run(["ip", "netns", "exec", ns] + argv, input=stdin,
+                          capture_output=True, text=True)

@@ -1,0 +1,136 @@
+"""Schema, defaults and the errors a user sees for bad values."""
+
+import os
+
+import pytest
+
+from vpn_passthrough import settings, zones, uci
+from vpn_passthrough.settings import SettingsError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT = os.path.join(ROOT, "files", "etc", "config", "vpn-passthrough")
+
+
+def test_default_file_gives_the_defaults():
+    with open(DEFAULT) as f:
+        s = settings.parse(f.read())
+    assert s.enabled and not s.log and s.ipv6
+    assert s.lan_zones == ["lan"] and s.wan_zones == ["wan"]
+    assert s.protocols == {"pptp": True, "l2tp": True, "ipsec": True}
+    assert s.clients == []
+
+
+def test_missing_sections_and_options_mean_defaults():
+    s = settings.parse("config protocol 'l2tp'\n option enabled 'off'\n")
+    assert s.protocols == {"pptp": True, "l2tp": False, "ipsec": True}
+    assert s.enabled and s.lan_zones == ["lan"]
+
+
+def test_client_normalization():
+    s = settings.parse("config client\n option name 'Tab'\n list mac 'AA-BB-CC-DD-EE-FF'\n"
+                       " list ip '10.0.0.77/24'\n list ip 'FD00:0:0::1'\n option action allow\n"
+                       " list protocol ipsec\n list protocol pptp\n")
+    c = s.clients[0]
+    assert c.macs == ["aa:bb:cc:dd:ee:ff"]
+    assert [str(p) for p in c.prefixes] == ["10.0.0.0/24", "fd00::1"]
+    assert c.action == "allow" and c.protocols == ["pptp", "ipsec"]
+    assert c.label == "@client[0]"
+
+
+@pytest.mark.parametrize("text, field, words", [
+    ("config protocol 'gre'\n", "vpn-passthrough.gre", "unknown protocol"),
+    ("config protocol 'pptp'\n option enabled 'maybe'\n", "vpn-passthrough.pptp.enabled",
+     "not a boolean"),
+    ("config protocol 'pptp'\n option enable '0'\n", "vpn-passthrough.pptp.enable",
+     "unknown option"),
+    ("config globals 'globals'\n list lan_zone 'lan; flush ruleset'\n",
+     "vpn-passthrough.globals.lan_zone", "may hold only"),
+    ("config globals 'globals'\n list wan_device 'eth0\"; flush ruleset; \"'\n",
+     "vpn-passthrough.globals.wan_device", "may hold only"),
+    ("config globals 'globals'\n list lan_device 'a-very-long-device-name'\n",
+     "vpn-passthrough.globals.lan_device", "longer than 15"),
+    ("config globals 'globals'\n list lan_zone '" + "z" * 40 + "'\n",
+     "vpn-passthrough.globals.lan_zone", "longer than 32"),
+    ("config client\n list mac 'aa:bb:cc:dd:ee'\n", "vpn-passthrough.@client[0].mac",
+     "not a MAC"),
+    ("config client\n list ip '10.0.0.256'\n", "vpn-passthrough.@client[0].ip", "above 255"),
+    ("config client\n list ip '10.0.0.1/33'\n", "vpn-passthrough.@client[0].ip", "above 32"),
+    ("config client\n list ip 'fd00::1::2'\n", "vpn-passthrough.@client[0].ip", "not an IPv6"),
+    ("config client\n list ip '0.0.0.0/0'\n", "vpn-passthrough.@client[0].ip", "every client"),
+    ("config client\n option name 'x'\n", "vpn-passthrough.@client[0]", "at least one mac or ip"),
+    ("config client\n list ip '10.0.0.1'\n option action 'drop'\n",
+     "vpn-passthrough.@client[0].action", "not one of"),
+    ("config client\n list ip '10.0.0.1'\n list protocol 'openvpn'\n",
+     "vpn-passthrough.@client[0].protocol", "unknown protocol"),
+    ("config client\n list ip '10.0.0.1'\n option name '" + "n" * 65 + "'\n",
+     "vpn-passthrough.@client[0].name", "longer than 64"),
+    ("config client\n list ip '10.0.0.1'\n option name 'a\"b'\n",
+     "vpn-passthrough.@client[0].name", "quotes"),
+    ("config client\n list ip '10.0.0.0/24'\nconfig client\n list ip '10.0.0.9'\n",
+     "vpn-passthrough.@client[1].ip", "overlaps"),
+    ("config client\n list mac 'aa:bb:cc:dd:ee:ff'\nconfig client\n list mac 'aa:bb:cc:dd:ee:ff'\n",
+     "vpn-passthrough.@client[1].mac", "already listed"),
+    ("config protocol 'pptp'\nconfig protocol 'pptp'\n", "vpn-passthrough.pptp", "declared twice"),
+    ("config globals 'globals'\n list enabled '1'\n", "vpn-passthrough.globals.enabled",
+     "not a list"),
+    ("config vpn 'x'\n", "vpn-passthrough.x", "unknown section type"),
+    ("config globals 'globals'\n option log 'x\n", "vpn-passthrough line 2", "unterminated"),
+])
+def test_bad_values_name_the_field(text, field, words):
+    with pytest.raises(SettingsError) as e:
+        settings.parse(text)
+    assert e.value.field == field
+    assert words in e.value.message
+
+
+def test_block_and_allow_may_overlap():
+    s = settings.parse("config client\n list ip '10.0.0.0/24'\n option action allow\n"
+                       "config client\n list ip '10.0.0.9'\n option action block\n")
+    assert len(s.clients) == 2
+
+
+def test_disabled_client_is_ignored():
+    s = settings.parse("config client\n list ip '10.0.0.1'\n option enabled '0'\n")
+    assert s.clients == []
+
+
+FIREWALL = """
+config zone
+	option name 'lan'
+	list network 'lan'
+config zone
+	option name 'wan'
+	list network 'wan'
+	list network 'wan6'
+	list device 'tun0'
+"""
+NETWORK = """
+config interface 'lan'
+	option device 'br-lan'
+config interface 'wan'
+	option device 'eth1'
+	option proto 'dhcp'
+config interface 'wan6'
+	option device '@wan'
+config interface 'ppp'
+	option proto 'pppoe'
+	option device 'eth2'
+"""
+
+
+def test_zones_resolve_to_devices():
+    fw, net = uci.parse(FIREWALL), uci.parse(NETWORK)
+    assert zones.zone_devices(["lan"], fw, net, "lan_zone") == ["br-lan"]
+    assert zones.zone_devices(["wan"], fw, net, "wan_zone") == ["tun0", "eth1"]
+    assert zones.interface_devices(net)["ppp"] == ["pppoe-ppp"]
+
+
+def test_unknown_zone_and_hostile_device_in_network_config():
+    fw, net = uci.parse(FIREWALL), uci.parse(NETWORK)
+    with pytest.raises(SettingsError) as e:
+        zones.zone_devices(["guest"], fw, net, "lan_zone")
+    assert e.value.field == "vpn-passthrough.globals.lan_zone"
+    bad = uci.parse("config interface 'lan'\n option device 'br-lan\";drop'\n")
+    with pytest.raises(SettingsError) as e:
+        zones.zone_devices(["lan"], fw, bad, "lan_zone")
+    assert e.value.field == "network.lan.device"

@@ -1,0 +1,93 @@
+"""The uci file format, case by case as libuci (file.c) reads it."""
+
+import pytest
+
+from vpn_passthrough import uci
+
+
+def one(text):
+    sections = uci.parse(text)
+    assert len(sections) == 1
+    return sections[0]
+
+
+def test_named_and_anonymous_sections_keep_order_and_labels():
+    s = uci.parse("config globals 'globals'\nconfig client\nconfig client\n")
+    assert [x.label() for x in s] == ["globals", "@client[0]", "@client[1]"]
+
+
+def test_quoting_styles():
+    s = one("config t 'n'\n"
+            "\toption a 'single # not a comment'\n"
+            '\toption b "double \\"escaped\\" \\\\"\n'
+            "\toption c bare\\ word\n"
+            "\toption d 'con'\"cat\"enated\n"
+            "\toption e 'it'\\''s'\n")
+    assert s.get("a") == "single # not a comment"
+    assert s.get("b") == 'double "escaped" \\'
+    assert s.get("c") == "bare word"
+    assert s.get("d") == "concatenated"
+    assert s.get("e") == "it's"
+
+
+def test_single_quotes_take_no_escapes():
+    assert one("config t\n option a 'back\\slash'\n").get("a") == "back\\slash"
+
+
+def test_comments_and_blank_lines():
+    s = one("# head\n\nconfig t 'x' # trailing\n\toption a 'v' # note\n\t# list a 'no'\n")
+    assert s.values == {"a": "v"}
+
+
+def test_list_versus_option():
+    s = one("config t\n list a '1'\n list a '2'\n option b 'x'\n list b 'y'\n")
+    assert s.get("a") == ["1", "2"]
+    assert s.get("b") == ["x", "y"]          # libuci turns the option into a list
+    s = one("config t\n list a '1'\n option a '2'\n")
+    assert s.get("a") == "2"                 # an option replaces the list
+
+
+def test_multiline_quoted_values_and_line_continuation():
+    s = one("config t\n option a 'one\ntwo'\n option b \"x\\\ny\"\n option c ab\\\ncd\n")
+    assert s.get("a") == "one\ntwo"
+    assert s.get("b") == "xy"
+    assert s.get("c") == "abcd"
+
+
+def test_abbreviated_keywords_and_semicolons():
+    s = uci.parse("package 'vpn-passthrough'\nc t 'x'; o a 'b'; l c 'd'\n")
+    assert s[0].get("a") == "b" and s[0].get("c") == ["d"]
+
+
+def test_duplicate_named_section_is_merged_and_reported():
+    s = uci.parse("config protocol 'pptp'\n option a 1\nconfig protocol 'pptp'\n option b 2\n")
+    assert len(s) == 1 and s[0].values == {"a": "1", "b": "2"}
+    assert uci.duplicates(s) == [("pptp", 3)]
+
+
+@pytest.mark.parametrize("text, message, line", [
+    ("option a 'b'\n", "before the first section", 1),
+    ("config t 'x'\n bogus a b\n", "invalid command", 2),
+    ("config t 'bad name'\n", "invalid character in name field", 1),
+    ("config t 'x'\n option a 'unterminated\n", "unterminated '", 2),
+    ("config t 'x'\n option a \"open\n", 'unterminated "', 2),
+    ("config t 'x'\n option a b c\n", "needs a name and one value", 2),
+    ("config t 'x'\n option 'a;b' c\n", "invalid character", 2),
+    ("config t\n option a '" + "x" * 5000 + "'\n", "line too long", 2),
+    ("config a 'x'\nconfig b 'x'\n", "different type", 2),
+])
+def test_errors_carry_the_line(text, message, line):
+    with pytest.raises(uci.UciError) as e:
+        uci.parse(text, "/etc/config/t")
+    assert message in e.value.message
+    assert e.value.line == line
+    assert str(e.value).startswith("/etc/config/t:" + str(line) + ":")
+
+
+def test_dump_round_trips_through_parse():
+    text = ("config globals 'globals'\n option log '1'\n list lan_zone 'lan'\n"
+            "config client\n option name \"it's \\\"me\\\"\"\n list ip '10.0.0.1'\n list ip '::1'\n")
+    first = uci.parse(text)
+    again = uci.parse(uci.dump(first))
+    assert [(s.type, s.name, s.values) for s in again] == [(s.type, s.name, s.values) for s in first]
+    assert "option name 'it'\\''s \"me\"'" in uci.dump(first)
