@@ -362,8 +362,8 @@ class Lab:
                       if line.startswith("table "))
 
     def ruleset_text(self, table, ns="router"):
-        """`nft list table` text of one table ('inet fw4' or 'fw4' = inet), without the
-        counter values/handles noise removed — compare with care when counters move."""
+        """`nft list table` text of one table ('inet fw4' or 'fw4' = inet), counters included
+        (use ruleset_text_stable() for "unchanged" comparisons)."""
         parts = table.split()
         if len(parts) == 1:
             parts = ["inet"] + parts

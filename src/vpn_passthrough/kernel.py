@@ -15,7 +15,7 @@ class KernelError(Exception):
     def __init__(self, what, result):
         # nft repeats the failing line with markers; the first lines say it all
         detail = "\n".join((result.err or result.out or "").strip().split("\n")[:3])
-        Exception.__init__(self, what + ": " + (detail or "exit status " + str(result.rc)))
+        super().__init__(what + ": " + (detail or "exit status " + str(result.rc)))
         self.result = result
 
 

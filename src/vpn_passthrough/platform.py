@@ -41,12 +41,36 @@ def run(argv, stdin=None, timeout=TIMEOUT):
 def _env():
     env = dict(os.environ)
     env["LC_ALL"] = "C"         # stable tool output for the parsers
-    path = env.get("PATH", "")
-    for d in ("/usr/sbin", "/sbin"):
-        if d not in path.split(":"):
-            path = path + ":" + d if path else d
-    env["PATH"] = path
+    if not env.get("PATH"):
+        env["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin"
     return env
+
+
+class Lock:
+    """An exclusive lock on a file, held for the life of the object (`with Lock(): …`).
+
+    Two applies at the same moment (procd reload + a CLI call) then run one
+    after the other, so the flush of one never races the rules of the other.
+    """
+
+    def __init__(self, path="/var/run/vpn-passthrough.lock"):
+        self.path = path
+        self.fd = None
+
+    def __enter__(self):
+        try:
+            import fcntl
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except (ImportError, OSError):
+            self.fd = None      # no lock available: still correct, nft itself is atomic
+        return self
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            os.close(self.fd)   # closing releases the flock
+            self.fd = None
+        return False
 
 
 def which(name):

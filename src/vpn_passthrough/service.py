@@ -26,7 +26,7 @@ class ApplyError(Exception):
     """The kernel refused a change; `field` names what was being applied."""
 
     def __init__(self, message, field="nft"):
-        Exception.__init__(self, message)
+        super().__init__(message)
         self.field = field
 
 
@@ -111,6 +111,10 @@ class Service:
 
     def apply(self):
         """Make the kernel match the settings. Returns {changed, flushed, errors}."""
+        with platform.Lock():
+            return self._apply()
+
+    def _apply(self):
         s = self.settings()
         if not s.enabled:
             changed = kernel.table_listing() is not None

@@ -23,7 +23,7 @@ CLIENT_OPTIONS = ("name", "mac", "ip", "action", "protocol", "enabled")
 
 class SettingsError(Exception):
     def __init__(self, field, message):
-        Exception.__init__(self, field + ": " + message)
+        super().__init__(field + ": " + message)   # MicroPython: no Exception.__init__
         self.field = field
         self.message = message
 
@@ -165,6 +165,7 @@ def _check_overlaps(clients):
     """
     seen = {}
     spans = {}
+    keys = []           # spans in file order: MicroPython dicts keep no order
     for c in clients:
         for p in c.protocols:
             for mac in c.macs:
@@ -178,9 +179,11 @@ def _check_overlaps(clients):
                 k = (c.action, p, prefix.family)
                 if k not in spans:
                     spans[k] = []
-                spans[k].append((prefix.first(), prefix.last(), c, prefix))
-    for k in spans:
-        items = sorted(spans[k], key=lambda t: (t[0], t[1]))
+                    keys.append(k)
+                spans[k].append((prefix.first(), prefix.last(), c, prefix, len(spans[k])))
+    for k in keys:
+        # the file position breaks ties: MicroPython's sort is not stable
+        items = sorted(spans[k], key=lambda t: (t[0], t[1], t[4]))
         for i in range(1, len(items)):
             a, b = items[i - 1], items[i]
             if b[0] <= a[1]:

@@ -12,7 +12,7 @@ MAX_LINE = 4096  # libuci: LINEBUF_MAX, "line too long"
 
 class UciError(Exception):
     def __init__(self, message, line=0, path=""):
-        Exception.__init__(self, message)
+        super().__init__(message)   # MicroPython: Exception has no __init__ attribute
         self.message = message
         self.line = line
         self.path = path

@@ -50,16 +50,20 @@ def interface_devices(network_sections):
             if s.get("type") == "bridge" and devices:
                 devices = [_device("br-" + s.name, where + ".type")]
         out[s.name] = devices
-    # '@wan' means "the device of interface wan"
+    # '@wan' means "the device of interface wan"; aliases may chain, in any
+    # order in the file (and MicroPython dicts keep no order at all)
+    def resolve(name, path):
+        devices = []
+        for d in out.get(name, []):
+            if not d.startswith("@"):
+                devices.append(d)
+            elif d[1:] not in path:     # an alias loop resolves to nothing
+                devices.extend(resolve(d[1:], path + [d[1:]]))
+        return devices
+    resolved = {}
     for name in out:
-        resolved = []
-        for d in out[name]:
-            if d.startswith("@"):
-                resolved.extend([x for x in out.get(d[1:], []) if not x.startswith("@")])
-            else:
-                resolved.append(d)
-        out[name] = resolved
-    return out
+        resolved[name] = resolve(name, [name])
+    return resolved
 
 
 def zone_devices(zones, firewall_sections, network_sections, option):
