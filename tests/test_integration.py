@@ -15,6 +15,7 @@ import time
 import pytest
 
 from lab import lab_fixture  # noqa: F401  (module-scoped fixture "lab")
+from vpn_passthrough.flows import parse as parse_flows
 
 DEVICES = ("config globals 'globals'\n\tlist lan_device 'br-lan'\n\tlist wan_device 'wan0'\n"
            "\toption log '{log}'\n\toption ipv6 '{ipv6}'\n")
@@ -70,10 +71,14 @@ def test_pptp_on_two_clients_one_server_with_call_id_translation(lab, tmp_path):
     seen = sorted(c["peer_call_id"] for c in res["server"]["calls"])
     assert len(set(seen)) == 2, seen                          # the server saw two call IDs
     assert seen != [7, 7]                                     # …translated by nf_nat_pptp
-    gre = res["during"]
-    assert gre and "dstkey=" in gre, gre                      # GRE tracked with keys
-    keys = sorted({w for w in gre.split() if w.startswith("srckey=")})
-    assert len(keys) >= 2, gre
+    gre = [f for f in parse_flows(res["during"] or "") if f["l4"] == "gre"]
+    assert len(gre) == 2, res["during"]
+    # conntrack shows the translation: each client's call ID 7 (orig srckey) is known to
+    # the server under a different key (reply dstkey), distinct per client
+    assert [int(f["orig"]["srckey"], 16) for f in gre] == [7, 7], res["during"]
+    translated = {int(f["reply"]["dstkey"], 16) for f in gre}
+    assert len(translated) == 2 and 7 not in translated, res["during"]
+    assert translated == set(seen)
     passed, blocked = counters(lab, path, "pptp")
     assert passed >= 8 and blocked == 0
 
@@ -328,3 +333,26 @@ def test_sessions_and_check_see_real_flows(lab, tmp_path):
     lab.vpn(["stop"], path)
     rc, out, _ = lab.vpn(["check", "--json"], path)
     assert rc == 1 and "not_applied" in [f["id"] for f in json.loads(out)["findings"]]
+
+
+def test_flush_command_cuts_one_protocol_only(lab, tmp_path):
+    path = config(tmp_path)
+    apply(lab, path)
+    listeners = [lab.peer("wan", "probe", ["flow-listen", "--proto", "udp", "--port", port,
+                                           "--timeout", 8, "--echo"], ready=True)
+                 for port in (1701, 500)]
+    l2tp = lab.peer("lan1", "probe", ["flow-send", "--proto", "udp", "--dst", lab.server_v4,
+                                      "--port", 1701, "--sport", 1701, "--duration", 1])
+    ike = lab.peer("lan1", "probe", ["flow-send", "--proto", "udp", "--dst", lab.server_v4,
+                                     "--port", 500, "--sport", 500, "--duration", 6])
+    lab.result(l2tp)                                          # the L2TP sender has finished
+    before = lab.conntrack(["-L", "-p", "udp"])
+    assert "dport=1701" in before and "dport=500" in before, before
+    rc, out, err = lab.vpn(["flush", "l2tp"], path)
+    assert rc == 0 and out.startswith("1 flows cut"), (out, err)
+    left = lab.conntrack(["-L", "-p", "udp"])
+    assert "dport=500" in left and "dport=1701" not in left, left
+    rc, out, err = lab.vpn(["flush", "gre"], path)
+    assert rc == 1 and "protocol" in err
+    for p in [ike] + listeners:
+        lab.stop(p)
