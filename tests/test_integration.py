@@ -186,8 +186,8 @@ def test_switching_off_cuts_running_flows_but_not_the_routers_or_unrelated_ones(
     assert lab.wait_for(lambda: lab.conntrack(["-L", "-p", "udp", "--dport", "4500"])
                         .count("ASSURED") == 1, 5)
     before = lab.conntrack(["-L", "-p", "udp"])
-    switched = time.time()
     out, _ = apply(lab, config(tmp_path, ipsec=0))
+    switched = time.time()                                    # the new rules are live now
     assert "1 flows cut" in out, out
     after = lab.conntrack(["-L", "-p", "udp"])
     lan1_nat_t = "src=%s dst=%s sport=4500 dport=4500" % (lab.lan1_v4, lab.server_v4)
@@ -196,7 +196,7 @@ def test_switching_off_cuts_running_flows_but_not_the_routers_or_unrelated_ones(
     nat_t, other, own = [lab.stop(p) for p in listeners]
     for p in flows:
         lab.stop(p)
-    late = [t for t in nat_t["arrivals"] if t > switched + 0.3]
+    late = [t for t in nat_t["arrivals"] if t > switched + 0.1]
     assert nat_t["count"] > 0 and late == [], "NAT-T kept arriving after the switch"
     assert [t for t in other["arrivals"] if t > switched + 1.0], "unrelated flow was cut"
     assert [t for t in own["arrivals"] if t > switched + 1.0], "router's own IKE was cut"
