@@ -17,8 +17,14 @@ test: deps
 demo: deps
 	$(PYTHON) tests/demo.py
 
+LUCI_STAGE := build/luci-stage
 ipk:
 	$(PYTHON) package/mkipk.py --version $(VERSION) --out dist
+	rm -rf $(LUCI_STAGE) && $(PYTHON) luci-app/tools/stage.py $(LUCI_STAGE) $(VERSION)
+	for pkg in luci-app-vpn-passthrough luci-i18n-vpn-passthrough-ja; do \
+		$(PYTHON) package/mkipk.py luci-app/ipk/$$pkg.json --src $(LUCI_STAGE)/$$pkg \
+			--version $(VERSION) --out dist || exit 1; \
+	done
 
 vm-test: ipk
 	sh tests/vm/run.sh

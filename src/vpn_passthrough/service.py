@@ -297,8 +297,13 @@ def _section(sections, stype, name):
 def _write_atomic(path, text):
     """Write next to the file and rename: a reader sees the old or the new file."""
     tmp = path + ".vpn-passthrough-new"
+    try:
+        mode = os.stat(path).st_mode & 0o777     # keep the conffile's 0600
+    except OSError:
+        mode = 0o600
     with open(tmp, "w") as f:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
+    os.chmod(tmp, mode)
     os.rename(tmp, path)

@@ -8,11 +8,13 @@ registered twice: on `vpn-passthrough` (ubus call, scripts) and on
 
 The service idles in ubus.loop(): no timer, it wakes only for calls. procd's
 reload calls the `reload` method (see the init script): a signal would not do,
-because Python runs signal handlers only between bytecodes and the loop is C
-code that does not return for SIGHUP. SIGTERM does end uloop, and then serve()
-returns, so procd's stop works.
+because Python runs its signal handlers only between bytecodes, and the loop is
+libubox's uloop in C, which goes back to sleep after any signal but SIGTERM and
+SIGINT. Those two end uloop (it installs handlers for them where they are still
+SIG_DFL), serve() then returns, and procd's stop works.
 """
 
+import signal
 import sys
 
 from . import kernel
@@ -139,13 +141,18 @@ def serve(svc, bus=None):
         sys.stderr.write("vpn-passthrough: cannot connect to ubus: " + str(e) + "\n")
         svc_apply_once(svc)
         return 1
+    old_sigint = None
     try:
         api.register()
         api.apply(svc.apply)
-        # Returns on SIGTERM/SIGINT (uloop ends) or when ubusd goes away; procd
-        # respawns us in the second case.
+        # Python's own SIGINT handler would keep uloop from ending on Ctrl-C
+        # (vpn-passthrough serve in a terminal); SIGTERM is already SIG_DFL.
+        old_sigint = signal.signal(signal.SIGINT, signal.SIG_DFL)
+        # Returns on SIGTERM/SIGINT or when ubusd goes away (procd respawns us).
         bus.loop()
     finally:
+        if old_sigint is not None:
+            signal.signal(signal.SIGINT, old_sigint)
         try:
             bus.disconnect()
         except Exception:

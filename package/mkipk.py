@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""Build an .ipk for opkg without the OpenWrt SDK (Python standard library only).
+
+    python3 package/mkipk.py [SPEC.json] [--src DIR] [--out DIR] [--version V]
+                             [--set Field=value ...]
+
+SPEC defaults to package/vpn-passthrough/ipk.json; --version V is --set Version=V.
+
+The layout is the one OpenWrt's scripts/ipkg-build writes and opkg reads: a gzip'd
+tar holding ./debian-binary ("2.0"), ./data.tar.gz and ./control.tar.gz; GNU tar
+members owned by 0:0 with numeric owners, names sorted, every mtime set to
+SOURCE_DATE_EPOCH and gzip headers without name or time, so the same inputs and
+the same SOURCE_DATE_EPOCH give the same bytes.
+
+SPEC (JSON; paths relative to --src, default the current directory):
+
+    {
+      "control": {"Package": "...", "Version": "...", "Depends": "a, b", ...,
+                  "Description": "first line\\nmore lines"},
+      "version_from": "src/pkg/__init__.py",      (optional: VERSION = "x.y.z")
+      "files": [["src/pkg/*.py", "/usr/lib/app/pkg/", "0644"],   (glob -> directory)
+                ["files/usr/sbin/app", "/usr/sbin/app", "0755"],  (one file)
+                ["htdocs/", "/www/", "0644"]],                   (a tree, recursively)
+      "conffiles": ["/etc/config/app"],
+      "scripts": {"postinst": "package/app/postinst", "prerm": "package/app/prerm"}
+    }
+
+Later "files" entries win over earlier ones for the same installed path (so a tree
+can be installed 0644 and one executable in it then 0755). Empty control fields are
+left out: opkg crashes on an empty "Depends:" line. Installed-Size is the size of
+the uncompressed data.tar, as ipkg-build computes it.
+"""
+
+import glob
+import gzip
+import io
+import json
+import os
+import re
+import sys
+import tarfile
+
+FIELD_ORDER = ("Package", "Version", "Depends", "Provides", "Conflicts", "Source",
+               "SourceName", "License", "LicenseFiles", "Section", "URL", "Maintainer",
+               "Architecture", "Installed-Size", "Description")
+SCRIPTS = ("preinst", "postinst", "prerm", "postrm")
+PACKAGE_NAME = re.compile(r"^[A-Za-z0-9_.+-]+$")      # what ipkg-build accepts
+
+
+class SpecError(Exception):
+    pass
+
+
+def epoch():
+    value = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise SpecError("SOURCE_DATE_EPOCH must be an integer, not " + repr(value))
+
+
+def read_version(path):
+    with open(path) as f:
+        m = re.search(r'^VERSION\s*=\s*["\']([^"\']+)["\']', f.read(), re.M)
+    if not m:
+        raise SpecError(path + ": no VERSION = \"...\" line")
+    return m.group(1)
+
+
+def collect(spec, src):
+    """{install path: (source path, mode)} from the spec's "files" list."""
+    out = {}
+    for entry in spec.get("files", []):
+        if len(entry) != 3:
+            raise SpecError("files entry must be [source, install path, mode]: " + repr(entry))
+        source, dest, mode = entry
+        mode = int(mode, 8)
+        if not dest.startswith("/"):
+            raise SpecError("install path must be absolute: " + dest)
+        full = os.path.join(src, source)
+        if source.endswith("/"):
+            if not os.path.isdir(full):
+                raise SpecError("no directory " + full)
+            for dirpath, dirnames, filenames in os.walk(full):
+                dirnames[:] = sorted(d for d in dirnames if not _ignored(d))
+                for name in sorted(filenames):
+                    if _ignored(name):
+                        continue
+                    path = os.path.join(dirpath, name)
+                    rel = os.path.relpath(path, full).replace(os.sep, "/")
+                    out[dest.rstrip("/") + "/" + rel] = (path, mode)
+        elif any(c in source for c in "*?["):
+            matches = sorted(p for p in glob.glob(full) if os.path.isfile(p))
+            if not matches:
+                raise SpecError("nothing matches " + full)
+            if not dest.endswith("/"):
+                raise SpecError("a glob installs into a directory (end it with /): " + dest)
+            for path in matches:
+                out[dest + os.path.basename(path)] = (path, mode)
+        else:
+            if not os.path.isfile(full):
+                raise SpecError("no file " + full)
+            out[dest + os.path.basename(full) if dest.endswith("/") else dest] = (full, mode)
+    if not out:
+        raise SpecError("the package installs no files")
+    return out
+
+
+def _ignored(name):
+    return name in ("__pycache__", ".git") or name.endswith((".pyc", ".pyo", "~"))
+
+
+def _info(name, mtime, mode, size=0, kind=tarfile.REGTYPE):
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.mode = mode
+    info.size = size
+    info.mtime = mtime
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""        # --numeric-owner, as ipkg-build
+    return info
+
+
+def make_tar(entries, mtime):
+    """entries: {"./path": (bytes or None for a directory, mode)} -> uncompressed tar bytes."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for name in sorted(entries):
+            data, mode = entries[name]
+            if data is None:
+                tar.addfile(_info(name, mtime, mode, kind=tarfile.DIRTYPE))
+            else:
+                tar.addfile(_info(name, mtime, mode, len(data)), io.BytesIO(data))
+    return buf.getvalue()
+
+
+def gz(data):
+    """gzip -n: no file name, no time stamp in the header."""
+    buf = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=9) as f:
+        f.write(data)
+    return buf.getvalue()
+
+
+def data_entries(files):
+    entries = {"./": (None, 0o755)}
+    for dest in files:
+        parts = dest.strip("/").split("/")
+        for i in range(1, len(parts)):
+            entries["./" + "/".join(parts[:i]) + "/"] = (None, 0o755)
+        source, mode = files[dest]
+        with open(source, "rb") as f:
+            entries["./" + "/".join(parts)] = (f.read(), mode)
+    return entries
+
+
+def control_text(fields):
+    lines = []
+    names = [n for n in FIELD_ORDER if n in fields] + \
+        [n for n in fields if n not in FIELD_ORDER]
+    for name in names:
+        value = str(fields[name]).strip()
+        if not value:
+            continue        # never an empty field line ("Depends:" crashes opkg)
+        if name == "Description":
+            first, _, rest = value.partition("\n")
+            lines.append(name + ": " + first.strip())
+            for line in rest.split("\n") if rest else []:
+                lines.append(" " + (line.strip() or "."))
+        else:
+            if "\n" in value:
+                raise SpecError("control field " + name + " must be one line")
+            lines.append(name + ": " + value)
+    return "\n".join(lines) + "\n"
+
+
+def build(spec, src=".", out=".", overrides=None, mtime=None):
+    """Write the .ipk; returns its path."""
+    fields = dict(spec.get("control", {}))
+    if spec.get("version_from") and not fields.get("Version"):
+        fields["Version"] = read_version(os.path.join(src, spec["version_from"]))
+    fields.update(overrides or {})
+    for required in ("Package", "Version", "Architecture", "Description"):
+        if not str(fields.get(required, "")).strip():
+            raise SpecError("control field " + required + " is missing")
+    if not PACKAGE_NAME.match(fields["Package"]):
+        raise SpecError("package name " + repr(fields["Package"]) + " has characters opkg refuses")
+    if mtime is None:
+        mtime = epoch()
+    files = collect(spec, src)
+    if mtime is None:   # no SOURCE_DATE_EPOCH: the newest input, still the same for the same tree
+        mtime = int(max(os.stat(p).st_mtime for p, _ in files.values()))
+
+    data_tar = make_tar(data_entries(files), mtime)
+    fields["Installed-Size"] = str(len(data_tar))
+
+    control = {"./": (None, 0o755), "./control": (control_text(fields).encode(), 0o644)}
+    conffiles = spec.get("conffiles", [])
+    for path in conffiles:
+        if path not in files:
+            raise SpecError("conffile " + path + " is not installed by the package")
+    if conffiles:
+        control["./conffiles"] = (("\n".join(sorted(conffiles)) + "\n").encode(), 0o644)
+    for name, path in sorted(spec.get("scripts", {}).items()):
+        if name not in SCRIPTS:
+            raise SpecError("unknown maintainer script " + name + " (known: "
+                            + ", ".join(SCRIPTS) + ")")
+        with open(os.path.join(src, path), "rb") as f:
+            control["./" + name] = (f.read(), 0o755)
+
+    outer = {"./debian-binary": (b"2.0\n", 0o644),
+             "./data.tar.gz": (gz(data_tar), 0o644),
+             "./control.tar.gz": (gz(make_tar(control, mtime)), 0o644)}
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        # ipkg-build's order: debian-binary, data, control
+        for name in ("./debian-binary", "./data.tar.gz", "./control.tar.gz"):
+            data, mode = outer[name]
+            tar.addfile(_info(name, mtime, mode, len(data)), io.BytesIO(data))
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, "%s_%s_%s.ipk" % (fields["Package"], fields["Version"],
+                                               fields["Architecture"]))
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(gz(buf.getvalue()))
+    os.rename(tmp, path)
+    return path
+
+
+DEFAULT_SPEC = os.path.join("package", "vpn-passthrough", "ipk.json")
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    src, out, overrides, spec_path = ".", ".", {}, None
+    while argv:
+        arg = argv.pop(0)
+        if arg in ("--src", "--out", "--set", "--version") and argv:
+            value = argv.pop(0)
+            if arg == "--src":
+                src = value
+            elif arg == "--out":
+                out = value
+            elif arg == "--version":
+                overrides["Version"] = value
+            else:
+                name, sep, v = value.partition("=")
+                if not sep:
+                    sys.stderr.write("mkipk: --set expects Field=value\n")
+                    return 2
+                overrides[name] = v
+        elif spec_path is None and not arg.startswith("-"):
+            spec_path = arg
+        else:
+            sys.stderr.write(__doc__.split("\n\n")[1] + "\n")
+            return 2
+    if spec_path is None:
+        spec_path = os.path.join(src, DEFAULT_SPEC)
+    try:
+        with open(spec_path) as f:
+            spec = json.load(f)
+        print(build(spec, src, out, overrides))
+    except (OSError, ValueError, SpecError) as e:
+        sys.stderr.write("mkipk: " + str(e) + "\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
