@@ -16,7 +16,7 @@ def _finding(fid, severity, message, fix):
 def findings(service):
     out = []
     for tool, package, why in (
-            ("nft", "nftables", "rules cannot be loaded"),
+            ("nft", "nftables-json", "rules cannot be loaded"),
             ("conntrack", "conntrack", "running tunnels are not cut when a switch goes off, "
              "and sessions cannot be listed")):
         if platform.which(tool) is None:
