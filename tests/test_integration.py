@@ -286,10 +286,11 @@ def test_bad_settings_change_nothing(lab, tmp_path, bad, field):
 
 
 def test_missing_pptp_helper_degrades_pptp_only(lab, tmp_path):
-    # This host kernel has the helper built in; the wrapper makes the kernel's answer to
-    # the helper probe negative, as on a router without kmod-nf-nathelper-pptp.
-    env = fake_tool(tmp_path, "nft", 'case "$*" in *-c*) input=$(cat); case "$input" in '
-                    '*vpn_passthrough_probe*) echo "Error: Could not process rule: No such file '
+    # This host kernel has the helper built in; the wrapper makes the kernel refuse every
+    # transaction with a pptp helper object (probe or ruleset), as on a router without
+    # kmod-nf-nathelper-pptp.
+    env = fake_tool(tmp_path, "nft", 'case "$*" in *-f*) input=$(cat); case "$input" in '
+                    '*\'type "pptp"\'*) echo "Error: Could not process rule: No such file '
                     'or directory" >&2; exit 1;; esac; printf "%s\\n" "$input" | /usr/sbin/nft "$@";'
                     ' exit $?;; esac\nexec /usr/sbin/nft "$@"\n')
     path = config(tmp_path)

@@ -91,3 +91,22 @@ def test_dump_round_trips_through_parse():
     again = uci.parse(uci.dump(first))
     assert [(s.type, s.name, s.values) for s in again] == [(s.type, s.name, s.values) for s in first]
     assert "option name 'it'\\''s \"me\"'" in uci.dump(first)
+
+
+from hypothesis import given, settings as hsettings, strategies as st  # noqa: E402
+
+
+@hsettings(max_examples=3000, deadline=None)
+@given(st.text(alphabet=" \t'\"\\#;abo_=x\x0b", max_size=30))
+def test_fast_path_agrees_with_the_full_tokenizer(line):
+    """_plain_tokens is a shortcut: wherever it answers, the full tokenizer must agree."""
+    fast = uci._plain_tokens(line)
+    if fast is None:
+        return
+    saved = uci._plain_tokens
+    uci._plain_tokens = lambda _: None
+    try:
+        full = [t for _, t in uci._Lexer(line, "").commands()]
+    finally:
+        uci._plain_tokens = saved
+    assert ([fast] if fast else []) == full

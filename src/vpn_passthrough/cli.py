@@ -1,6 +1,5 @@
 """`vpn-passthrough` command line: a thin door onto service.py."""
 
-import json
 import sys
 
 from .service import Service, ApplyError, DEFAULT_CONFIG
@@ -45,6 +44,11 @@ def main(argv=None):
         return 1
 
 
+def _json(data):
+    import json                 # only --json needs it: apply starts leaner without
+    return _json(data)
+
+
 def _run(svc, command, args, as_json):
     if command == "apply" and not args:
         result = svc.apply()
@@ -64,15 +68,15 @@ def _run(svc, command, args, as_json):
         return 0
     if command == "status" and not args:
         st = svc.status()
-        print(json.dumps(st) if as_json else format_status(st))
+        print(_json(st) if as_json else format_status(st))
         return 0
     if command == "sessions" and not args:
         data = svc.sessions()
-        print(json.dumps(data) if as_json else format_sessions(data["sessions"]))
+        print(_json(data) if as_json else format_sessions(data["sessions"]))
         return 0
     if command == "check" and not args:
         data = svc.check()
-        print(json.dumps(data) if as_json else format_findings(data["findings"]))
+        print(_json(data) if as_json else format_findings(data["findings"]))
         return 1 if [f for f in data["findings"] if f["severity"] == "error"] else 0
     if command == "serve" and not args:
         from . import ubus_api

@@ -1,6 +1,5 @@
 """Effects on the kernel: nft, modprobe, conntrack, ip. Each call goes through platform.run."""
 
-import json
 import os
 
 from . import flows
@@ -45,10 +44,17 @@ def table_listing():
     return r.out if r.ok() else None
 
 
+def applied_listing():
+    """The set that carries the applied digest (cheap at any size), or None if absent."""
+    r = platform.run(["nft", "list", "set", FAMILY, TABLE, "lan_devices"])
+    return r.out if r.ok() else None
+
+
 def table_json():
     r = platform.run(["nft", "-j", "list", "table", FAMILY, TABLE])
     if not r.ok():
         return None
+    import json                 # only status needs it: keeps apply's start-up lean
     try:
         return json.loads(r.out).get("nftables", [])
     except ValueError:

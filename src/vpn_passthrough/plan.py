@@ -93,6 +93,17 @@ def build(settings, lan_devices, wan_devices, helper_available):
     return plan
 
 
+def blocks_any(plan):
+    """Does the plan block anything at all? If not, no flow needs cutting."""
+    for proto in plan.protocols:
+        if not proto.on:
+            return True
+        for kind in KINDS:
+            if proto.elements("block", kind):
+                return True
+    return False
+
+
 def blocks(plan, proto_name, family, address, mac):
     """Would the plan block this LAN host for this protocol? (used to cut flows)
 

@@ -22,10 +22,28 @@ SET_TYPE = {"mac": "ether_addr", "ipv4": "ipv4_addr", "ipv6": "ipv6_addr"}
 MATCH = {"mac": "ether saddr", "ipv4": "ip saddr", "ipv6": "ip6 saddr"}
 
 
+def _sha256(data):
+    """SHA-256 of bytes at C speed: CPython's built-in module (3.12+: _sha2, 3.11: _sha256;
+    not hashlib, whose OpenSSL costs 3.6 MB of RSS), else MicroPython's hashlib; None
+    on a port without it."""
+    for name in ("_sha2", "_sha256", "hashlib"):
+        try:
+            return __import__(name).sha256(data).digest()
+        except (ImportError, AttributeError):
+            pass
+    return None
+
+
 def digest(text):
-    """FNV-1a, 64 bit: stable everywhere (MicroPython has no hashlib.sha256 on all ports)."""
+    """64 bits of SHA-256 (the same on CPython and MicroPython); FNV-1a only where no
+    SHA-256 exists. A byte-wise loop in Python took 0.6-1 s for 10,000 clients."""
+    data = text.encode()
+    h = _sha256(data)
+    if h is not None:
+        import binascii
+        return binascii.hexlify(h[:8]).decode()
     h = 0xcbf29ce484222325
-    for b in text.encode():
+    for b in data:
         h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
     return "%016x" % h
 
@@ -167,6 +185,10 @@ def render(plan, source="/etc/config/vpn-passthrough"):
             "delete table " + FAMILY + " " + TABLE,
             "table " + FAMILY + " " + TABLE + " {",
             '\tcomment "vpn-passthrough ' + digest(summary(plan) + body) + " " + summary(plan) + '"']
+    # the same comment on the one-element set lan_devices: `nft list set` reads it back
+    # in ~10 ms, where listing the table fetches every set element (0.5 s at 10,000 clients)
+    body = body.replace("\tset lan_devices {\n\t\ttype ifname\n",
+                        "\tset lan_devices {\n\t\ttype ifname\n\t" + head[-1] + "\n", 1)
     return "\n".join(head) + "\n" + body + "\n}\n"
 
 

@@ -86,26 +86,27 @@ class Service:
         except uci.UciError as e:
             raise SettingsError(schema.CONFIG + "." + option, str(e))
 
-    def plan(self, probe=True):
-        """Settings -> Plan. With probe, load helper modules and ask the kernel."""
-        s = self.settings()
+    def plan(self, probe=True, s=None, load=True):
+        """Settings -> Plan. With load, modprobe the helper modules (nft loads the
+        conntrack helper by itself, never nf_nat_pptp); with probe, ask the kernel
+        whether it has the helper, else assume it does."""
+        if s is None:
+            s = self.settings()
         lan, wan = self.devices(s)
         available = {}
         modules = {}
         for name in planner.HELPERS:
-            if not probe:
-                available[name] = True
-                continue
-            modules[name] = kernel.load_modules(planner.MODULES[name])
+            if load:
+                modules[name] = kernel.load_modules(planner.MODULES[name])
             helper_type, l4, _ = planner.HELPERS[name]
-            available[name] = kernel.helper_available(helper_type, l4)
+            available[name] = kernel.helper_available(helper_type, l4) if probe else True
         p = planner.build(s, lan, wan, available)
         p.modules = modules
         return p
 
     def render(self):
         """The ruleset apply would load, with no effect on the system."""
-        return ruleset.render(self.plan(probe=False), self.config_path)
+        return ruleset.render(self.plan(probe=False, load=False), self.config_path)
 
     # --- changing ------------------------------------------------------------
 
@@ -120,18 +121,31 @@ class Service:
             changed = kernel.table_listing() is not None
             self.stop()
             return {"changed": changed, "flushed": 0, "errors": []}
-        p = self.plan()
-        errors = [helper_error(x.name) for x in p.protocols if x.helper == "missing"]
+        # Helpers are assumed present (no `nft -c` probe): the kernel refuses the
+        # transaction if one is missing, and only then is it probed.
+        p = self.plan(probe=False, s=s)
         text = ruleset.render(p, self.config_path)
-        listing = kernel.table_listing()
-        new_digest, _ = ruleset.read_comment(text)
-        if listing is not None and ruleset.read_comment(listing)[0] == new_digest:
-            return {"changed": False, "flushed": 0, "errors": errors}
+        live_digest, states = ruleset.read_comment(kernel.applied_listing() or "")
+        if live_digest is not None and live_digest == ruleset.read_comment(text)[0]:
+            return {"changed": False, "flushed": 0, "errors": []}
+        if "degraded" in states.values():   # live without a helper: compare like with like
+            p = self.plan(s=s)
+            text = ruleset.render(p, self.config_path)
+            if live_digest == ruleset.read_comment(text)[0]:
+                return {"changed": False, "flushed": 0, "errors": _helper_errors(p)}
         try:
             kernel.nft_apply(text)
         except kernel.KernelError as e:
-            raise ApplyError(str(e))
-        return {"changed": True, "flushed": self.cut_blocked(p), "errors": errors}
+            p2 = self.plan(s=s) if p.helpers() else p
+            if not _helper_errors(p2):
+                raise ApplyError(str(e))
+            p, text = p2, ruleset.render(p2, self.config_path)
+            try:
+                kernel.nft_apply(text)
+            except kernel.KernelError as e2:
+                raise ApplyError(str(e2))
+        flushed = self.cut_blocked(p) if planner.blocks_any(p) else 0
+        return {"changed": True, "flushed": flushed, "errors": _helper_errors(p)}
 
     def cut_blocked(self, p, only=None):
         """Delete forwarded flows the plan now blocks (or every flow of `only`)."""
@@ -159,7 +173,7 @@ class Service:
         if name not in PROTOCOLS:
             raise SettingsError("protocol", "unknown protocol '" + name[:20]
                                 + "' (known: pptp, l2tp, ipsec)")
-        return self.cut_blocked(self.plan(probe=False), only=name)
+        return self.cut_blocked(self.plan(probe=False, load=False), only=name)
 
     def stop(self):
         r = platform.run(["nft", "-f", "-"], stdin=ruleset.render_delete())
@@ -199,7 +213,7 @@ class Service:
                 out["lan_devices"], out["wan_devices"] = self.devices(s)
         except SettingsError as e:
             out["errors"].append(str(e))
-        listing = kernel.table_listing()
+        listing = kernel.applied_listing()
         out["applied"] = listing is not None
         _, states = ruleset.read_comment(listing or "")
         live = _live(kernel.table_json() if listing is not None else None)
@@ -241,6 +255,10 @@ class Service:
     def check(self):
         from . import diagnose
         return {"findings": diagnose.findings(self)}
+
+
+def _helper_errors(p):
+    return [helper_error(x.name) for x in p.protocols if x.helper == "missing"]
 
 
 def schema_address(text):

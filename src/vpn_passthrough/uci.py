@@ -117,8 +117,13 @@ class _Lexer:
     def commands(self):
         """Yield (line, [tokens]) for each command."""
         while self.next_line():
-            tokens = []
             start = self.n
+            tokens = _plain_tokens(self.buf)
+            if tokens is not None:        # the common line: no escapes, whole '...' words
+                if tokens:
+                    yield start, tokens
+                continue
+            tokens = []
             while True:
                 tok = self.token()
                 if tok is None:           # end of line (or comment)
@@ -208,6 +213,35 @@ class _Lexer:
             else:
                 out.append(c)
                 self.pos += 1
+
+
+def _plain_tokens(line):
+    """The tokens of a line made only of bare words and whole single-quoted words
+    (what `uci commit` writes), split with str methods; None for any other line
+    (backslash, double quote, '#', ';', a quote glued to a word or left open), which
+    the character-by-character tokenizer then reads exactly as libuci does."""
+    for c in "\\\"#;\r\v\f":
+        if c in line:
+            return None
+    parts = line.split("'")
+    last = len(parts) - 1
+    if last % 2:
+        return None                       # a quote left open: continues on the next line
+    tokens = []
+    for i in range(len(parts)):
+        part = parts[i]
+        if i % 2:
+            tokens.append(part)           # literal, as libuci reads single quotes
+            continue
+        part = part.replace("\t", " ")
+        if part == "" and 0 < i < last:
+            return None                   # 'a''b' is one word
+        if (i > 0 and part and part[0] != " ") or (i < last and part and part[-1] != " "):
+            return None                   # a quote glued to a word: 'a'b, a'b'
+        for word in part.split(" "):
+            if word:
+                tokens.append(word)
+    return tokens
 
 
 def _keyword(word):

@@ -1,0 +1,1 @@
+"""Helpers for tests/bench.py (`make bench`). Not part of the product."""
