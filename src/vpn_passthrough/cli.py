@@ -46,7 +46,7 @@ def main(argv=None):
 
 def _json(data):
     import json                 # only --json needs it: apply starts leaner without
-    return _json(data)
+    return json.dumps(data)
 
 
 def _run(svc, command, args, as_json):
