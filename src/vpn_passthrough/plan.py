@@ -80,13 +80,13 @@ def build(settings, lan_devices, wan_devices, helper_available):
     """settings + resolved devices + {'pptp': bool} -> Plan."""
     plan = Plan(settings, lan_devices, wan_devices)
     for client in settings.clients:
+        entries = [("mac", mac) for mac in client.macs]
+        for prefix in client.prefixes:         # formatted once, not once per protocol
+            entries.append(("ipv4" if prefix.family == 4 else "ipv6", str(prefix)))
         for name in client.protocols:
             proto = plan.protocol(name)
-            for mac in client.macs:
-                _add(proto, client.action, "mac", mac, client.label)
-            for prefix in client.prefixes:
-                kind = "ipv4" if prefix.family == 4 else "ipv6"
-                _add(proto, client.action, kind, str(prefix), client.label)
+            for kind, element in entries:
+                _add(proto, client.action, kind, element, client.label)
     for proto in plan.protocols:
         if proto.wants_helper():
             proto.helper = "assign" if helper_available.get(proto.name, False) else "missing"

@@ -59,8 +59,7 @@ class Section:
         return self.values.get(option, default)
 
 
-def _is_name_char(c):
-    return ("a" <= c <= "z") or ("A" <= c <= "Z") or ("0" <= c <= "9") or c == "_"
+NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
 
 
 def valid_name(s):
@@ -68,7 +67,7 @@ def valid_name(s):
     if not s:
         return False
     for c in s:
-        if not _is_name_char(c):
+        if c not in NAME_CHARS:
             return False
     return True
 
@@ -78,7 +77,7 @@ def valid_type(s):
     if not s:
         return False
     for c in s:
-        if not (_is_name_char(c) or c == "-"):
+        if c not in NAME_CHARS and c != "-":
             return False
     return True
 
