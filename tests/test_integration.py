@@ -360,7 +360,18 @@ def test_sessions_and_check_see_real_flows(lab, tmp_path):
     assert any(s["helper"] == "pptp" and s["dport"] == 1723 for s in sessions)
     rc, out, err = lab.vpn(["check", "--json"], path)
     ids = [f["id"] for f in json.loads(out)["findings"]]
-    assert "not_applied" not in ids and "pptp_helper_missing" not in ids, out
+    for bad in ("not_applied", "pptp_helper_missing", "pptp_helper_not_assigned", "fw4_missing"):
+        assert bad not in ids, out                            # the fw4 stand-in is loaded
+    # an fw4 that assigns the pptp helper itself while PPTP passthrough is off
+    lab.nft('table inet fw4 {\n\tct helper pptp {\n\t\ttype "pptp" protocol tcp\n'
+            '\t\tl3proto ip\n\t}\n\tchain helper_lan {\n\t\ttcp dport 1723 ct helper set '
+            '"pptp"\n\t}\n}\n')
+    off = config(tmp_path, pptp=0)
+    apply(lab, off)
+    rc, out, err = lab.vpn(["check", "--json"], off)
+    found = [f for f in json.loads(out)["findings"] if f["id"] == "fw4_assigns_pptp"]
+    assert found and found[0]["fix"], out
+    lab.nft("delete chain inet fw4 helper_lan\ndelete ct helper inet fw4 pptp\n")
     lab.vpn(["stop"], path)
     rc, out, _ = lab.vpn(["check", "--json"], path)
     assert rc == 1 and "not_applied" in [f["id"] for f in json.loads(out)["findings"]]

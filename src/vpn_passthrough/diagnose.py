@@ -60,6 +60,24 @@ def findings(service):
                                     "nf_nat_pptp is not loaded: two LAN clients cannot reach "
                                     "one PPTP server at once.",
                                     "opkg install " + planner.KMOD_PACKAGE + "; modprobe nf_nat_pptp"))
+            elif listing is not None and "ct helper pptp" not in listing:
+                out.append(_finding("pptp_helper_not_assigned", "error",
+                                    "the kernel has the pptp helper now, but the loaded rules "
+                                    "do not assign it (applied while it was missing).",
+                                    "vpn-passthrough apply"))
+        fw4 = kernel.fw4_listing()
+        if fw4 is None:
+            out.append(_finding("fw4_missing", "info", "fw4 (table inet fw4) is not loaded: "
+                                "nothing but this package filters forwarded traffic, and "
+                                "nothing masquerades LAN clients.",
+                                "/etc/init.d/firewall restart"))
+        elif not s.protocols["pptp"] and 'ct helper set "pptp"' in fw4:
+            out.append(_finding("fw4_assigns_pptp", "warning",
+                                "fw4's loaded rules assign the pptp helper while PPTP "
+                                "passthrough is off: PPTP stays blocked, but the helper "
+                                "module stays in use.",
+                                "uci set firewall.@defaults[0].auto_helper=0 or remove 'pptp' "
+                                "from the zones' helper lists; fw4 reload"))
     out.extend(_firewall(service, s))
     if _sysctl("net/netfilter/nf_conntrack_acct") == "0":
         out.append(_finding("acct_off", "info", "conntrack accounting is off: sessions show "

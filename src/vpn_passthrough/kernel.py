@@ -50,6 +50,12 @@ def applied_listing():
     return r.out if r.ok() else None
 
 
+def fw4_listing():
+    """OpenWrt's firewall table (terse), or None when fw4 is not loaded. Read only."""
+    r = platform.run(["nft", "-t", "list", "table", "inet", "fw4"])
+    return r.out if r.ok() else None
+
+
 def table_json():
     r = platform.run(["nft", "-j", "list", "table", FAMILY, TABLE])
     if not r.ok():
