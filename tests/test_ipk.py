@@ -444,3 +444,23 @@ def test_luci_packages_as_make_ipk_builds_them(tmp_path, name, must_have):
         assert f in members and members[f].uid == 0 and members[f].gid == 0
     scripts = dict((m.name, m.mode) for m in pkg["control_tar"].getmembers())
     assert scripts["./postinst"] & 0o111 and scripts["./postrm"] & 0o111
+
+
+# Commands the service starts, and the OpenWrt package that provides each. `ip` is the
+# virtual package that ip-tiny and ip-full provide; modprobe is ubox's kmodloader, in
+# every image (base), so it needs no Depends entry.
+COMMANDS = {"nft": "nftables-json", "conntrack": "conntrack", "ip": "ip", "modprobe": None}
+
+
+def test_depends_cover_every_command_the_service_runs():
+    depends = [d.strip() for d in json.load(open(SPEC))["control"]["Depends"].split(",")]
+    used = set()
+    for name in os.listdir(SRC):
+        if name.endswith(".py"):
+            with open(os.path.join(SRC, name)) as f:
+                used.update(re.findall(r'platform\.run\(\["([a-z0-9-]+)"', f.read()))
+    assert used, "found no platform.run calls: the scan is broken"
+    for cmd in sorted(used):
+        assert cmd in COMMANDS, "unknown command %s: which OpenWrt package provides it?" % cmd
+        if COMMANDS[cmd]:
+            assert COMMANDS[cmd] in depends, (cmd, depends)
