@@ -630,7 +630,6 @@ def verdict(ok):
 def report(results, elapsed):
     lines = []
     add = lines.append
-    mach = results["machine"]
     add("| # | measure | result | ratio | goal |")
     add("| --- | --- | --- | --- | --- |")
     for row in results.get("apply", []):
@@ -642,7 +641,6 @@ def report(results, elapsed):
                if row["clients"] in (0, 1000, 10000) else "(scale)"))
     trace = results.get("trace", [])
     if trace:
-        base = trace[0]["packets"]
         for plabel, _, _ in TRACE_PACKETS:
             vals = [(t["label"], (t["packets"].get(plabel) or {}).get("evaluations"))
                     for t in trace]

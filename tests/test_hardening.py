@@ -10,11 +10,8 @@ Fault injection uses wrapper scripts placed before the real tools in PATH
 
 import json
 import os
-import signal
 import stat
-import subprocess
 import threading
-import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st

@@ -168,6 +168,9 @@ def test_client_allow_overrides_an_off_switch(lab, tmp_path):
     cases = [("udp", 1701, lab.server_v4), ("esp", 0, lab.server_v4), ("udp", 500, lab.server_v6)]
     assert probe(lab, cases, src="lan1") == [3, 3, 3]
     assert probe(lab, cases, src="lan2") == [0, 0, 0]
+    st = status(lab, path)
+    assert st["protocols"]["l2tp"]["blocked"]["packets"] == 3          # lan2's, counted
+    assert st["protocols"]["ipsec"]["blocked"]["packets"] == 6
     res = lab.pptp_calls(clients=("lan1",))                   # helper still assigned for lan1
     assert res["clients"][0]["ok"], res
     assert status(lab, path)["clients"][0]["matched"]["packets"] >= 9

@@ -118,35 +118,37 @@ def _ip_lines(args):
     return r.out.split("\n") if r.ok() else []
 
 
-def addresses(device=None):
-    """[(family, int, prefix length)] of one device, or of all devices."""
-    args = ["addr", "show"] + (["dev", device] if device else [])
+def addresses():
+    """[(device, family, int, prefix length)] of every address, from one `ip` call."""
     out = []
-    for line in _ip_lines(args):
+    for line in _ip_lines(["addr", "show"]):
         words = line.split()
-        for i in range(len(words) - 1):
+        if len(words) < 4:
+            continue
+        device = words[1].split("@", 1)[0]
+        for i in range(2, len(words) - 1):
             if words[i] in ("inet", "inet6") and "/" in words[i + 1]:
                 addr, length = words[i + 1].split("/", 1)
                 try:
                     family, n = netaddr.parse_address(addr)
                 except ValueError:
                     continue
-                out.append((family, n, int(length)))
+                out.append((device, family, n, int(length)))
     return out
 
 
 def network_facts(lan_devices):
     """flows.Network for the LAN devices: prefixes, own addresses, neighbours."""
     local = {}
-    for family, n, _ in addresses():
-        local[(family, n)] = True
     prefixes = []
-    for dev in lan_devices:
-        for family, n, length in addresses(dev):
-            if family == 6 and (n >> 118) == 0x3fa:      # fe80::/10 is not a LAN prefix
-                continue
-            text = (netaddr.format_ipv4(n) if family == 4 else netaddr.format_ipv6(n))
-            prefixes.append(netaddr.parse_prefix(text + "/" + str(length)))
+    for device, family, n, length in addresses():
+        local[(family, n)] = True
+        if device not in lan_devices:
+            continue
+        if family == 6 and (n >> 118) == 0x3fa:          # fe80::/10 is not a LAN prefix
+            continue
+        text = netaddr.format_ipv4(n) if family == 4 else netaddr.format_ipv6(n)
+        prefixes.append(netaddr.parse_prefix(text + "/" + str(length)))
     neighbours = {}
     r = platform.run(["ip", "neigh", "show"])
     for line in r.out.split("\n") if r.ok() else []:

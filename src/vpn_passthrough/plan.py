@@ -29,7 +29,7 @@ class ProtocolPlan:
         self.name = name
         self.on = on                    # the switch: on = passes, off = blocked
         self.helper = "none"            # 'assign' | 'missing' | 'none'
-        self.sets = {}                  # (action, kind) -> [(element, client label)]
+        self.sets = {}                  # (action, kind) -> [(element text, client label)]
 
     def set_name(self, action, kind):
         return self.name + "_" + action + "_" + kind
@@ -108,19 +108,17 @@ def blocks(plan, proto_name, family, address, mac):
     """Would the plan block this LAN host for this protocol? (used to cut flows)
 
     address: (family, int) of the host; mac: its MAC or None. Mirrors the
-    order of the rules: a block entry wins, then an allow entry, then the switch.
+    rules: a block entry wins, then an allow entry, then the switch. Uses the
+    clients' parsed addresses, not the rendered set elements.
     """
-    from . import netaddr
     if family == 6 and not plan.ipv6:
         return False                # the table does not look at IPv6 at all
-    proto = plan.protocol(proto_name)
-    kind = "ipv4" if family == 4 else "ipv6"
-    for action in ("block", "allow"):
-        if mac is not None:
-            for element, _ in proto.elements(action, "mac"):
-                if element == mac:
-                    return action == "block"
-        for element, _ in proto.elements(action, kind):
-            if netaddr.parse_prefix(element).contains(family, address):
-                return action == "block"
-    return not proto.on
+    allowed = False
+    for client in plan.clients:
+        if proto_name not in client.protocols:
+            continue
+        if mac in client.macs or [p for p in client.prefixes if p.contains(family, address)]:
+            if client.action == "block":
+                return True
+            allowed = True
+    return not allowed and not plan.protocol(proto_name).on

@@ -10,6 +10,7 @@ import os
 
 from . import flows
 from . import kernel
+from . import netaddr
 from . import plan as planner
 from . import platform
 from . import ruleset
@@ -161,9 +162,8 @@ class Service:
             if ends is None:
                 continue
             if only is None:
-                key = schema_address(ends[0])
-                if key is None or not planner.blocks(p, name, key[0], key[1],
-                                                     network.neighbours.get(key)):
+                key = netaddr.parse_address(ends[0])    # lan_client parsed it already
+                if not planner.blocks(p, name, key[0], key[1], network.neighbours.get(key)):
                     continue
             if kernel.conntrack_delete(flow):
                 cut += 1
@@ -259,14 +259,6 @@ class Service:
 
 def _helper_errors(p):
     return [helper_error(x.name) for x in p.protocols if x.helper == "missing"]
-
-
-def schema_address(text):
-    from . import netaddr
-    try:
-        return netaddr.parse_address(text)
-    except ValueError:
-        return None
 
 
 def _zero():

@@ -35,15 +35,14 @@ the control messages have the exact RFC 2637 layouts (length, message type 1, ma
 """
 
 import argparse
-import json
-import os
 import select
-import signal
 import socket
 import struct
 import sys
 import threading
 import time
+
+from peerlib import Stop, emit, stop_on_signals, touch
 
 MAGIC = 0x1A2B3C4D
 CTRL = 1
@@ -76,26 +75,6 @@ BODY = {
     # call id, result, error, cause, reserved1, call statistics[128] -> 148
     CDN: "!HBBHH128s",
 }
-
-
-class Stop(Exception):
-    pass
-
-
-def _on_signal(signum, frame):
-    raise Stop()
-
-
-def emit(obj):
-    sys.stdout.write(json.dumps(obj, sort_keys=True) + "\n")
-    sys.stdout.flush()
-
-
-def touch(path):
-    if path:
-        with open(path + ".tmp", "w") as f:
-            f.write(str(os.getpid()))
-        os.rename(path + ".tmp", path)
 
 
 def ctrl_msg(mtype, *fields):
@@ -355,8 +334,7 @@ def client(a):
 
 
 def main(argv=None):
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
+    stop_on_signals()
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("server")

@@ -42,25 +42,16 @@ packet has NO conntrack entry (ct state invalid) -- `meta l4proto ah` still matc
 import argparse
 import errno
 import ipaddress
-import json
-import os
 import select
-import signal
 import socket
 import struct
 import sys
 import time
 
+from peerlib import Stop, emit, stop_on_signals, touch
+
 PROTO_NUM = {"esp": 50, "ah": 51, "gre": 47}
 MAX_ARRIVALS = 2000
-
-
-class Stop(Exception):
-    pass
-
-
-def _on_signal(signum, frame):
-    raise Stop()
 
 
 def family_of(addr):
@@ -76,18 +67,6 @@ def norm(addr):
     if ip.version == 6 and ip.ipv4_mapped:
         return str(ip.ipv4_mapped)
     return str(ip)
-
-
-def emit(obj):
-    sys.stdout.write(json.dumps(obj, sort_keys=True) + "\n")
-    sys.stdout.flush()
-
-
-def touch(path):
-    if path:
-        with open(path + ".tmp", "w") as f:
-            f.write(str(os.getpid()))
-        os.rename(path + ".tmp", path)
 
 
 # ---------------------------------------------------------------------------- packet builders
@@ -407,8 +386,7 @@ def cmd_flow_send(a):
 
 
 def main(argv=None):
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
+    stop_on_signals()
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     for name in ("listen", "flow-listen"):
