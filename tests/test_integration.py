@@ -257,6 +257,25 @@ def live_table(lab):
     return lab.ruleset_text_stable("vpn_passthrough")
 
 
+def test_flows_are_scanned_only_when_the_blocking_policy_changes(lab, tmp_path):
+    # A logging change blocks nothing new: apply must not walk conntrack for it.
+    log = tmp_path / "conntrack-calls"
+    env = fake_tool(tmp_path, "conntrack", 'echo "$*" >> ' + str(log) + '\n'
+                    'exec /usr/sbin/conntrack "$@"\n')
+
+    def scanned(path):
+        log.write_text("")
+        rc, out, err = lab.vpn(["apply"], path, env=env)
+        assert rc == 0 and out.startswith("applied"), (rc, out, err)
+        return "-L" in log.read_text()
+
+    assert scanned(config(tmp_path, ipsec=0))                 # no table before: scan
+    assert not scanned(config(tmp_path, ipsec=0, log=1))      # only logging changed
+    assert scanned(config(tmp_path, ipsec=0, l2tp=0, log=1))  # L2TP now blocked
+    assert scanned(config(tmp_path, ipsec=0, l2tp=0, log=1,
+                          clients="config client\n\tlist ip '10.77.1.99'\n"))
+
+
 def test_nft_failure_mid_transaction_keeps_the_previous_ruleset(lab, tmp_path):
     apply(lab, config(tmp_path))
     before = live_table(lab)

@@ -94,6 +94,17 @@ def test_digest_follows_content_and_is_read_back():
     assert ruleset.read_comment(ruleset.render(build("")))[0] == da
 
 
+def test_policy_digest_ignores_logging_only():
+    quiet = ruleset.render(build(MIXED.replace("option log '1'", "option log '0'")))
+    loud = ruleset.render(build(MIXED))
+    other = ruleset.render(build(MIXED.replace("192.168.1.23", "192.168.1.24")))
+    assert ruleset.read_comment(quiet)[0] != ruleset.read_comment(loud)[0]
+    assert ruleset.read_policy(quiet) == ruleset.read_policy(loud)
+    assert ruleset.read_policy(other) not in (None, ruleset.read_policy(loud))
+    assert ruleset.read_policy("") is None
+    assert "policy" not in ruleset.read_comment(loud)[1]
+
+
 def test_blocks_mirrors_rule_order():
     p = build(MIXED)
     v4 = lambda s: (4, int.from_bytes(bytes(map(int, s.split("."))), "big"))

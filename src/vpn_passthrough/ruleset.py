@@ -16,6 +16,7 @@ FORWARD_PRIORITY = "filter - 5"
 HELPER_PRIORITY = "filter"
 LOG_RATE = "limit rate 10/minute burst 5 packets"
 LOG_PREFIX = "vpn-passthrough: block "
+LOG_LINE = "\t\t" + LOG_RATE + " log "
 
 L4 = {"tcp": "tcp", "udp": "udp", "gre": "gre", "esp": "esp", "ah": "ah"}
 SET_TYPE = {"mac": "ether_addr", "ipv4": "ipv4_addr", "ipv6": "ipv6_addr"}
@@ -178,13 +179,21 @@ def summary(plan):
 
 def render(plan, source="/etc/config/vpn-passthrough"):
     """The complete `nft -f` input that replaces our table."""
-    body = "\n".join(_body(plan))
+    lines = _body(plan)
+    body = "\n".join(lines)
+    state = summary(plan)
+    full = digest(state + body)
+    # the policy digest leaves out the log rules: a change of logging alone blocks
+    # nothing new, so apply need not scan conntrack for flows to cut
+    policy = full
+    if plan.log:
+        policy = digest(state + "\n".join([x for x in lines if not x.startswith(LOG_LINE)]))
     head = ["#!/usr/sbin/nft -f",
             "# vpn-passthrough: generated from " + source + "; do not edit",
             "table " + FAMILY + " " + TABLE,
             "delete table " + FAMILY + " " + TABLE,
             "table " + FAMILY + " " + TABLE + " {",
-            '\tcomment "vpn-passthrough ' + digest(summary(plan) + body) + " " + summary(plan) + '"']
+            '\tcomment "vpn-passthrough ' + full + " policy=" + policy + " " + state + '"']
     # the same comment on the one-element set lan_devices: `nft list set` reads it back
     # in ~10 ms, where listing the table fetches every set element (0.5 s at 10,000 clients)
     body = body.replace("\tset lan_devices {\n\t\ttype ifname\n",
@@ -198,16 +207,29 @@ def render_delete():
             "delete table " + FAMILY + " " + TABLE + "\n")
 
 
-def read_comment(listing):
-    """(digest, {protocol: effective}) from `nft -t list table …` output."""
+def _comment_words(listing):
     for line in listing.split("\n")[:10]:
         line = line.strip()
         if line.startswith('comment "vpn-passthrough '):
-            words = line[len('comment "'):-1].split()
-            states = {}
-            for w in words[2:]:
-                if "=" in w:
-                    k, v = w.split("=", 1)
-                    states[k] = v
-            return (words[1] if len(words) > 1 else None), states
-    return None, {}
+            return line[len('comment "'):-1].split()
+    return []
+
+
+def read_comment(listing):
+    """(digest, {protocol: effective}) from `nft list …` output of our table or set."""
+    words = _comment_words(listing)
+    states = {}
+    for w in words[2:]:
+        if "=" in w:
+            k, v = w.split("=", 1)
+            if k != "policy":
+                states[k] = v
+    return (words[1] if len(words) > 1 else None), states
+
+
+def read_policy(listing):
+    """The policy digest (the digest without the log rules), or None."""
+    for w in _comment_words(listing)[2:]:
+        if w.startswith("policy="):
+            return w[len("policy="):]
+    return None

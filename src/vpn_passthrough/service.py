@@ -126,7 +126,8 @@ class Service:
         # transaction if one is missing, and only then is it probed.
         p = self.plan(probe=False, s=s)
         text = ruleset.render(p, self.config_path)
-        live_digest, states = ruleset.read_comment(kernel.applied_listing() or "")
+        listing = kernel.applied_listing() or ""
+        live_digest, states = ruleset.read_comment(listing)
         if live_digest is not None and live_digest == ruleset.read_comment(text)[0]:
             return {"changed": False, "flushed": 0, "errors": []}
         if "degraded" in states.values():   # live without a helper: compare like with like
@@ -145,7 +146,10 @@ class Service:
                 kernel.nft_apply(text)
             except kernel.KernelError as e2:
                 raise ApplyError(str(e2))
-        flushed = self.cut_blocked(p) if planner.blocks_any(p) else 0
+        # Flows to cut exist only if the table was absent or its policy was another:
+        # under an unchanged policy a blocked flow never got past its first packet.
+        policy_changed = ruleset.read_policy(listing) != ruleset.read_policy(text)
+        flushed = self.cut_blocked(p) if policy_changed and planner.blocks_any(p) else 0
         return {"changed": True, "flushed": flushed, "errors": _helper_errors(p)}
 
     def cut_blocked(self, p, only=None):
