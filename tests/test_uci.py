@@ -110,3 +110,36 @@ def test_fast_path_agrees_with_the_full_tokenizer(line):
     finally:
         uci._plain_tokens = saved
     assert ([fast] if fast else []) == full
+
+
+def _reference_parse(text):
+    """uci.parse without its shortcuts: every line through the full tokenizer."""
+    lexer = uci._Lexer(text, "")
+    lexer.split = lambda line: None
+    builder = uci._Builder("")
+    for number, tokens in lexer.commands():
+        builder.command(number, tokens)
+    return builder.sections
+
+
+def _outcome(parse, text):
+    try:
+        return [(s.type, s.name, s.index, s.values, s.order) for s in parse(text)]
+    except uci.UciError as e:
+        return ("error", e.line, e.message)
+
+
+LINES = st.sampled_from(["config client", "config globals 'globals'", "\toption name 'a b'",
+                         "\tlist ip '1.2.3.4'", "\toption x '", "'", "\tlist ip 'a\\'",
+                         "option name 'x'\r", "\to n 'v'", "\tl n 'v'", "\toption bad-name 'v'",
+                         "\toption a 'b' # c", "\toption a 'b';", "", "  ", "\tlist a ''",
+                         "\toption\tname\t'v'", "\toption a \"q\"", "#x", "\toption a 'é\t\\'",
+                         "\toption a 'b' c", "\toption a 'b'c", "\toption a'b'", "list a 'b'"])
+
+
+@hsettings(max_examples=3000, deadline=None)
+@given(st.lists(st.one_of(LINES, st.text(alphabet=" \t'\"\\#;abo_lx\r", max_size=12)),
+                max_size=8))
+def test_parse_shortcuts_agree_with_the_full_tokenizer(lines):
+    text = "\n".join(lines)
+    assert _outcome(uci.parse, text) == _outcome(_reference_parse, text)

@@ -87,6 +87,8 @@ class _Lexer:
 
     def __init__(self, text, path):
         self.lines = text.split("\n")
+        # one scan of the whole file spares a per-line check in the common case
+        self.split = _plain_tokens if _has_special(text) else _split_plain
         self.path = path
         self.n = 0          # index of the current line
         self.buf = ""
@@ -113,29 +115,37 @@ class _Lexer:
             raise UciError("EOF with unterminated " + what, start, self.path)
         return "\n"
 
+    def line_commands(self):
+        """The commands of the next logical line, [(line, [tokens])]: several
+        physical lines when a quote or a trailing backslash carries on."""
+        line = self.lines[self.n]
+        tokens = self.split(line) if len(line) < MAX_LINE else None
+        if tokens is not None:            # the common line: no escapes, whole '...' words
+            self.n += 1
+            return [(self.n, tokens)] if tokens else []
+        self.next_line()
+        out = []
+        start = self.n
+        tokens = []
+        while True:
+            tok = self.token()
+            if tok is None:               # end of line (or comment)
+                if tokens:
+                    out.append((start, tokens))
+                return out
+            if tok is False:              # ';' ends a command, not the line
+                if tokens:
+                    out.append((start, tokens))
+                tokens = []
+                start = self.n
+                continue
+            tokens.append(tok)
+
     def commands(self):
         """Yield (line, [tokens]) for each command."""
-        while self.next_line():
-            start = self.n
-            tokens = _plain_tokens(self.buf)
-            if tokens is not None:        # the common line: no escapes, whole '...' words
-                if tokens:
-                    yield start, tokens
-                continue
-            tokens = []
-            while True:
-                tok = self.token()
-                if tok is None:           # end of line (or comment)
-                    if tokens:
-                        yield start, tokens
-                    break
-                if tok is False:          # ';' ends a command, not the line
-                    if tokens:
-                        yield start, tokens
-                    tokens = []
-                    start = self.n
-                    continue
-                tokens.append(tok)
+        while self.n < len(self.lines):
+            for command in self.line_commands():
+                yield command
 
     def token(self):
         buf = self.buf
@@ -214,15 +224,39 @@ class _Lexer:
                 self.pos += 1
 
 
+SPECIAL = "\\\"#;\r\v\f"   # what only the character-by-character tokenizer reads
+
+
+def _has_special(text):
+    for c in SPECIAL:
+        if c in text:
+            return True
+    return False
+
+
 def _plain_tokens(line):
     """The tokens of a line made only of bare words and whole single-quoted words
     (what `uci commit` writes), split with str methods; None for any other line
     (backslash, double quote, '#', ';', a quote glued to a word or left open), which
     the character-by-character tokenizer then reads exactly as libuci does."""
-    for c in "\\\"#;\r\v\f":
-        if c in line:
-            return None
+    if _has_special(line):
+        return None
+    return _split_plain(line)
+
+
+def _words(part):
+    return [w for w in part.replace("\t", " ").split(" ") if w]
+
+
+def _split_plain(line):
+    """_plain_tokens for a line known to hold nothing of SPECIAL."""
     parts = line.split("'")
+    if len(parts) == 1:
+        return _words(line)
+    if len(parts) == 3 and parts[2] == "" and parts[0][-1:] in (" ", "\t"):
+        tokens = _words(parts[0])         # uci commit's own shape: option name 'value'
+        tokens.append(parts[1])
+        return tokens
     last = len(parts) - 1
     if last % 2:
         return None                       # a quote left open: continues on the next line
@@ -243,11 +277,82 @@ def _plain_tokens(line):
     return tokens
 
 
-def _keyword(word):
-    for full in ("package", "config", "option", "list"):
-        if word == full or word == full[0]:
-            return full
-    return None
+KEYWORDS = {}
+for _full in ("package", "config", "option", "list"):
+    KEYWORDS[_full] = KEYWORDS[_full[0]] = _full   # libuci takes the first letter too
+
+
+def _option_head(text):
+    """('option' | 'list', name) when text is the head of uci commit's own line
+    shape, `<tab>option name '`; else False. Within the quotes all is literal, and
+    a keyword and a valid name leave no room for an escape or a comment."""
+    if text[-1:] not in (" ", "\t"):
+        return False
+    words = _words(text)
+    if len(words) != 2 or KEYWORDS.get(words[0]) not in ("option", "list"):
+        return False
+    if not valid_name(words[1]):
+        return False
+    return KEYWORDS[words[0]], words[1]
+
+
+class _Builder:
+    """Sections from commands, with libuci's checks and its merging of named sections."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sections = []
+        self.by_name = {}
+        self.counts = {}
+        self.current = None
+
+    def command(self, line, tokens):
+        path = self.path
+        cmd = KEYWORDS.get(tokens[0])
+        if cmd is None:
+            raise UciError("invalid command '" + tokens[0] + "'", line, path)
+        args = tokens[1:]
+        if cmd == "package":
+            if len(args) != 1:
+                raise UciError("package needs one name", line, path)
+        elif cmd == "config":
+            self.config(line, args)
+        else:
+            if self.current is None:
+                raise UciError("option/list command found before the first section", line, path)
+            if not args or len(args) > 2:
+                raise UciError(cmd + " needs a name and one value", line, path)
+            if not valid_name(args[0]):
+                raise UciError("invalid character in name field", line, path)
+            value = args[1] if len(args) == 2 else ""
+            if cmd == "list":
+                self.current.add_list(args[0], value)
+            else:
+                self.current.set(args[0], value)
+
+    def config(self, line, args):
+        path = self.path
+        if not args or len(args) > 2:
+            raise UciError("config needs a type and at most one name", line, path)
+        stype = args[0]
+        if not valid_type(stype):
+            raise UciError("invalid character in type field", line, path)
+        name = args[1] if len(args) == 2 and args[1] != "" else None
+        if name is not None and not valid_name(name):
+            raise UciError("invalid character in name field", line, path)
+        index = self.counts.get(stype, 0)
+        self.counts[stype] = index + 1
+        if name is not None and name in self.by_name:
+            self.current = self.by_name[name]
+            self.current.duplicate_line = line
+            if self.current.type != stype:
+                raise UciError("section of different type overwrites prior "
+                               "section with same name", line, path)
+            return
+        self.current = Section(stype, name, index, line)
+        self.sections.append(self.current)
+        if name is not None:
+            self.by_name[name] = self.current
 
 
 def parse(text, path=""):
@@ -257,56 +362,30 @@ def parse(text, path=""):
     refuse the file. A named section that appears twice is merged, as libuci
     does; `duplicates(sections)` reports it for callers that forbid it.
     """
-    sections = []
-    by_name = {}
-    counts = {}
-    current = None
     lexer = _Lexer(text, path)
-    for line, tokens in lexer.commands():
-        cmd = _keyword(tokens[0])
-        if cmd is None:
-            raise UciError("invalid command '" + tokens[0] + "'", line, path)
-        args = tokens[1:]
-        if cmd == "package":
-            if len(args) != 1:
-                raise UciError("package needs one name", line, path)
-            continue
-        if cmd == "config":
-            if not args or len(args) > 2:
-                raise UciError("config needs a type and at most one name", line, path)
-            stype = args[0]
-            if not valid_type(stype):
-                raise UciError("invalid character in type field", line, path)
-            name = args[1] if len(args) == 2 and args[1] != "" else None
-            if name is not None and not valid_name(name):
-                raise UciError("invalid character in name field", line, path)
-            index = counts.get(stype, 0)
-            counts[stype] = index + 1
-            if name is not None and name in by_name:
-                current = by_name[name]
-                current.duplicate_line = line
-                if current.type != stype:
-                    raise UciError("section of different type overwrites prior "
-                                   "section with same name", line, path)
+    builder = _Builder(path)
+    lines = lexer.lines
+    heads = {}      # line head -> _option_head(head): a file repeats a few thousands of times
+    while lexer.n < len(lines):
+        line = lines[lexer.n]
+        parts = line.split("'")
+        if len(parts) == 3 and parts[2] == "" and builder.current is not None:
+            head = heads.get(parts[0])
+            if head is None:
+                head = heads[parts[0]] = _option_head(parts[0])
+            if head and len(line) < MAX_LINE:
+                lexer.n += 1
+                if head[0] == "list":
+                    builder.current.add_list(head[1], parts[1])
+                else:
+                    builder.current.set(head[1], parts[1])
                 continue
-            current = Section(stype, name, index, line)
-            sections.append(current)
-            if name is not None:
-                by_name[name] = current
+        if not line:
+            lexer.n += 1
             continue
-        # option / list
-        if current is None:
-            raise UciError("option/list command found before the first section", line, path)
-        if not args or len(args) > 2:
-            raise UciError(cmd + " needs a name and one value", line, path)
-        if not valid_name(args[0]):
-            raise UciError("invalid character in name field", line, path)
-        value = args[1] if len(args) == 2 else ""
-        if cmd == "list":
-            current.add_list(args[0], value)
-        else:
-            current.set(args[0], value)
-    return sections
+        for number, tokens in lexer.line_commands():
+            builder.command(number, tokens)
+    return builder.sections
 
 
 def duplicates(sections):
