@@ -6,23 +6,32 @@ raises ValueError with a short reason.
 """
 
 HEX = "0123456789abcdef"
+# The exact spellings accepted, looked up whole: "0".."255" (no leading zeros, signs
+# or spaces) and the 256 lowercase hex pairs of a MAC.
+OCTETS = {}
+HEX_PAIRS = {}
+for _i in range(256):
+    OCTETS[str(_i)] = _i
+    HEX_PAIRS["%02x" % _i] = True
 
 
 def parse_ipv4(text):
     parts = text.split(".")
     if len(parts) != 4:
         raise ValueError("not an IPv4 address")
-    n = 0
-    for p in parts:
+    try:
+        return ((OCTETS[parts[0]] << 24) | (OCTETS[parts[1]] << 16)
+                | (OCTETS[parts[2]] << 8) | OCTETS[parts[3]])
+    except KeyError:
+        pass
+    for p in parts:         # refused: say why
         if not p or len(p) > 3 or not p.isdigit():
-            raise ValueError("not an IPv4 address")
+            break
         if len(p) > 1 and p[0] == "0":
             raise ValueError("leading zero in IPv4 address")
-        v = int(p)
-        if v > 255:
+        if int(p) > 255:
             raise ValueError("IPv4 octet above 255")
-        n = (n << 8) | v
-    return n
+    raise ValueError("not an IPv4 address")
 
 
 def _hex16(group):
@@ -90,10 +99,11 @@ def format_ipv6(n):
 class Prefix:
     """An address or prefix: family 4 or 6, network int, prefix length."""
 
-    def __init__(self, family, network, length):
+    def __init__(self, family, network, length, text=None):
         self.family = family
         self.network = network
         self.length = length
+        self.text = text            # the canonical spelling, when the input was it
 
     def bits(self):
         return 32 if self.family == 4 else 128
@@ -112,6 +122,8 @@ class Prefix:
                 and other.first() <= self.last())
 
     def __str__(self):
+        if self.text is not None:
+            return self.text
         text = format_ipv4(self.network) if self.family == 4 else format_ipv6(self.network)
         if self.length != self.bits():
             text += "/" + str(self.length)
@@ -129,6 +141,8 @@ def parse_prefix(text):
     """'192.168.1.0/24', '192.168.1.23', 'fd00::/64' -> Prefix (host bits cleared)."""
     if not text or len(text) > 64:
         raise ValueError("not an IP address or prefix")
+    if "/" not in text and ":" not in text:
+        return Prefix(4, parse_ipv4(text), 32, text)    # the common case: one IPv4 host
     addr, length = text, None
     if "/" in text:
         addr, length_text = text.split("/", 1)
@@ -154,7 +168,7 @@ def parse_mac(text):
     if len(parts) != 6:
         raise ValueError("not a MAC address")
     for p in parts:
-        if len(p) != 2 or p[0] not in HEX or p[1] not in HEX:
+        if p not in HEX_PAIRS:
             raise ValueError("not a MAC address")
     return ":".join(parts)
 

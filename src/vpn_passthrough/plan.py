@@ -25,23 +25,31 @@ KINDS = ("mac", "ipv4", "ipv6")
 
 
 class ProtocolPlan:
-    def __init__(self, name, on):
+    def __init__(self, name, on, members):
         self.name = name
         self.on = on                    # the switch: on = passes, off = blocked
         self.helper = "none"            # 'assign' | 'missing' | 'none'
-        self.sets = {}                  # (action, kind) -> [(element text, client label)]
+        self.members = members          # the plan's: (action, kind) -> [(element, label, protocols)]
 
     def set_name(self, action, kind):
         return self.name + "_" + action + "_" + kind
 
     def elements(self, action, kind):
-        return self.sets.get((action, kind), [])
+        """[(element text, client label)] of this protocol's (action, kind) set."""
+        return [(e, label) for e, label, protocols in self.members.get((action, kind), ())
+                if self.name in protocols]
+
+    def has(self, action, kind):
+        for _, _, protocols in self.members.get((action, kind), ()):
+            if self.name in protocols:
+                return True
+        return False
 
     def wants_helper(self):
         """A helper is useful whenever some LAN host may pass."""
-        return self.name in HELPERS and (self.on or bool(self.elements("allow", "mac"))
-                                         or bool(self.elements("allow", "ipv4"))
-                                         or bool(self.elements("allow", "ipv6")))
+        return self.name in HELPERS and (self.on or self.has("allow", "mac")
+                                         or self.has("allow", "ipv4")
+                                         or self.has("allow", "ipv6"))
 
     def effective(self):
         if not self.on:
@@ -57,7 +65,12 @@ class Plan:
         self.lan_devices = lan_devices
         self.wan_devices = wan_devices
         self.clients = settings.clients
-        self.protocols = [ProtocolPlan(p, settings.protocols[p]) for p in PROTOCOLS]
+        # Client entries once for all protocols, each with the protocols it is for:
+        # with thousands of clients the three protocols' sets mostly hold the same.
+        self.members = {}               # (action, kind) -> [(element, label, protocols)]
+        self.partial = {}               # (action, kind) with an entry not for every protocol
+        self.protocols = [ProtocolPlan(p, settings.protocols[p], self.members)
+                          for p in PROTOCOLS]
 
     def protocol(self, name):
         for p in self.protocols:
@@ -69,24 +82,23 @@ class Plan:
         return [p for p in self.protocols if p.helper == "assign"]
 
 
-def _add(proto, action, kind, element, label):
-    key = (action, kind)
-    if key not in proto.sets:
-        proto.sets[key] = []
-    proto.sets[key].append((element, label))
-
-
 def build(settings, lan_devices, wan_devices, helper_available):
     """settings + resolved devices + {'pptp': bool} -> Plan."""
     plan = Plan(settings, lan_devices, wan_devices)
+    members = plan.members
+    every = len(PROTOCOLS)
     for client in settings.clients:
+        action, label, protocols = client.action, client.label, client.protocols
         entries = [("mac", mac) for mac in client.macs]
-        for prefix in client.prefixes:         # formatted once, not once per protocol
+        for prefix in client.prefixes:
             entries.append(("ipv4" if prefix.family == 4 else "ipv6", str(prefix)))
-        for name in client.protocols:
-            proto = plan.protocol(name)
-            for kind, element in entries:
-                _add(proto, client.action, kind, element, client.label)
+        for kind, element in entries:
+            key = (action, kind)
+            if key not in members:
+                members[key] = []
+            members[key].append((element, label, protocols))
+            if len(protocols) != every:
+                plan.partial[key] = True
     for proto in plan.protocols:
         if proto.wants_helper():
             proto.helper = "assign" if helper_available.get(proto.name, False) else "missing"
@@ -99,7 +111,7 @@ def blocks_any(plan):
         if not proto.on:
             return True
         for kind in KINDS:
-            if proto.elements("block", kind):
+            if proto.has("block", kind):
                 return True
     return False
 

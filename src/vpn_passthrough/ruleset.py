@@ -60,11 +60,25 @@ def _set(lines, name, kind, elements):
         lines.append("\t\tflags interval")
     lines.append("\t\tcounter")
     lines.append("\t\telements = {")
-    last = len(elements) - 1
-    for i, (element, label) in enumerate(elements):
-        lines.append("\t\t\t" + element + ' comment "' + label + '"' + ("," if i < last else ""))
+    lines.append(elements)
     lines.append("\t\t}")
     lines.append("\t}")
+
+
+def _elements(plan, proto, action, kind, shared):
+    """The element lines of one set; the same text for every protocol when every
+    entry of (action, kind) is for all protocols, so it is built once."""
+    key = (action, kind)
+    if key in plan.partial:
+        chosen = proto.elements(action, kind)
+    elif key in shared:
+        return shared[key]
+    else:
+        chosen = plan.members.get(key, ())
+    text = ",\n".join(["\t\t\t" + m[0] + ' comment "' + m[1] + '"' for m in chosen])
+    if key not in plan.partial:
+        shared[key] = text
+    return text
 
 
 def _dispatch(plan):
@@ -100,14 +114,15 @@ def _body(plan):
             lines.append("\tcounter " + proto.name + "_" + what + " {")
             lines.append('\t\tcomment "' + proto.name + " packets " + what + ' LAN to WAN"')
             lines.append("\t}")
+    shared = {}
     for proto in plan.protocols:
         for action in ("block", "allow"):
             if action == "allow" and proto.on:
                 continue            # allow entries only matter while the switch is off
             for kind in KINDS:
-                elements = proto.elements(action, kind)
-                if elements:
-                    _set(lines, proto.set_name(action, kind), kind, elements)
+                if proto.has(action, kind):
+                    _set(lines, proto.set_name(action, kind), kind,
+                         _elements(plan, proto, action, kind, shared))
 
     by_l4 = _dispatch(plan)
     verdicts = []
@@ -142,7 +157,7 @@ def _body(plan):
             if action == "allow" and proto.on:
                 continue            # allow entries only matter while the switch is off
             for kind in KINDS:
-                if proto.elements(action, kind):
+                if proto.has(action, kind):
                     lines.append("\t\t" + MATCH[kind] + " @" + proto.set_name(action, kind)
                                  + " goto " + name + ("_block" if action == "block" else "_pass")
                                  + ' comment "clients: ' + action + '"')

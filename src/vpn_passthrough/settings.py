@@ -119,6 +119,7 @@ def _names(section, option, check, default):
 
 
 def _client(section):
+    values = section.values
     _check_options(section, CLIENT_OPTIONS)
     name = _scalar(section, "name")
     if name is None:
@@ -130,12 +131,7 @@ def _client(section):
             raise SettingsError(field(section, "name"),
                                 "may not hold quotes, backslashes or control characters")
     macs = _names(section, "mac", netaddr.parse_mac, [])
-    prefixes = []
-    for text in _list(section, "ip") or []:
-        try:
-            prefixes.append(netaddr.parse_prefix(text))
-        except ValueError as e:
-            raise SettingsError(field(section, "ip"), "'" + _show(text) + "': " + str(e))
+    prefixes = _names(section, "ip", netaddr.parse_prefix, [])
     if not macs and not prefixes:
         raise SettingsError(field(section), "a client needs at least one mac or ip")
     action = _scalar(section, "action")
@@ -144,9 +140,9 @@ def _client(section):
     if action not in ACTIONS:
         raise SettingsError(field(section, "action"),
                             "'" + _show(action) + "' is not one of: block, allow")
+    if "protocol" not in values:
+        return Client(section.label(), name, macs, prefixes, action, list(PROTOCOLS))
     wanted = _list(section, "protocol")
-    if wanted is None:
-        wanted = list(PROTOCOLS)
     for p in wanted:
         if p not in PROTOCOLS:
             raise SettingsError(field(section, "protocol"),
@@ -162,34 +158,68 @@ def _check_overlaps(clients):
 
     nft refuses overlapping intervals in one set, and a per-client counter
     would be ambiguous; a block and an allow entry may overlap (block wins).
+    A MAC or single address is a dict lookup; only where a wider prefix is
+    listed are the spans sorted.
     """
-    seen = {}
-    spans = {}
-    keys = []           # spans in file order: MicroPython dicts keep no order
+    owners = {}         # (action, mac) or (action, family, address) -> [(client, what)]
+    spans = {}          # (action, family) -> [(first, last, position, client, prefix)]
+    keys = []           # in file order: MicroPython dicts keep no order
+    ranged = {}         # the (action, family) keys holding a prefix wider than one host
     for c in clients:
-        for p in c.protocols:
-            for mac in c.macs:
-                key = (c.action, p, mac)
-                if key in seen and seen[key] is not c:
-                    raise SettingsError(CONFIG + "." + c.label + ".mac",
-                                        mac + " is already listed by " + seen[key].label
-                                        + " (" + c.action + ", " + p + ")")
-                seen[key] = c
-            for prefix in c.prefixes:
-                k = (c.action, p, prefix.family)
-                if k not in spans:
-                    spans[k] = []
-                    keys.append(k)
-                spans[k].append((prefix.first(), prefix.last(), c, prefix, len(spans[k])))
+        for mac in c.macs:
+            _claim(owners, (c.action, mac), c, mac, ".mac")
+        for prefix in c.prefixes:
+            first, last = prefix.first(), prefix.last()
+            k = (c.action, prefix.family)
+            if k not in spans:
+                spans[k] = []
+                keys.append(k)
+            spans[k].append((first, last, len(spans[k]), c, prefix))
+            if first == last:
+                _claim(owners, (c.action, prefix.family, first), c, prefix, ".ip")
+            else:
+                ranged[k] = True
     for k in keys:
-        # the file position breaks ties: MicroPython's sort is not stable
-        items = sorted(spans[k], key=lambda t: (t[0], t[1], t[4]))
-        for i in range(1, len(items)):
-            a, b = items[i - 1], items[i]
-            if b[0] <= a[1]:
-                raise SettingsError(CONFIG + "." + b[2].label + ".ip",
-                                    str(b[3]) + " overlaps " + str(a[3]) + " of " + a[2].label
-                                    + " (" + k[0] + ", " + k[1] + ")")
+        if k in ranged:
+            _sweep(k[0], sorted(spans[k]))
+
+
+def _claim(owners, key, client, what, option):
+    """Record that client lists `what`; refuse it if another client with a common
+    protocol listed it already."""
+    earlier = owners.get(key)
+    if earlier is None:
+        owners[key] = [(client, what)]
+        return
+    for other, other_what in earlier:
+        common = [p for p in client.protocols if p in other.protocols]
+        if other is not client and common:
+            _conflict(client, what, other, other_what, option, key[0], common[0])
+    earlier.append((client, what))
+
+
+def _sweep(action, items):
+    """Spans sorted by start (positions are unique, so clients are never compared
+    and MicroPython's unstable sort gives the same order): per protocol, any
+    overlap shows between neighbours."""
+    for p in PROTOCOLS:
+        previous = None
+        for t in items:
+            if p not in t[3].protocols:
+                continue
+            if previous is not None and t[0] <= previous[1]:
+                _conflict(t[3], t[4], previous[3], previous[4], ".ip", action, p)
+            if previous is None or t[1] > previous[1]:
+                previous = t
+
+
+def _conflict(client, what, other, other_what, option, action, protocol):
+    if option == ".mac":
+        text = what + " is already listed by " + other.label
+    else:
+        text = str(what) + " overlaps " + str(other_what) + " of " + other.label
+    raise SettingsError(CONFIG + "." + client.label + option,
+                        text + " (" + action + ", " + protocol + ")")
 
 
 def from_sections(sections):
@@ -221,7 +251,7 @@ def from_sections(sections):
             _check_options(section, PROTOCOL_OPTIONS)
             s.protocols[section.name] = _bool(section, "enabled", True)
         elif section.type == "client":
-            if not _bool(section, "enabled", True):
+            if "enabled" in section.values and not _bool(section, "enabled", True):
                 continue
             s.clients.append(_client(section))
         else:
