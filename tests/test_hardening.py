@@ -159,6 +159,8 @@ def test_nft_killed_mid_apply_keeps_the_previous_ruleset(lab, tmp_path, fresh):
 
 
 def test_modprobe_failing_is_not_fatal_when_the_kernel_has_the_helper(lab, tmp_path, fresh):
+    # Where the host has no /lib/modules tree the product does not start modprobe at
+    # all (nothing to load); the VM test runs the real modprobe on real modules.
     env = wrapper_dir(tmp_path, {"modprobe": 'echo "modprobe: FATAL: Module $1 not found" >&2\n'
                                              'exit 1\n'})
     path = write_config(tmp_path, "a")

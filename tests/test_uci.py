@@ -134,7 +134,9 @@ LINES = st.sampled_from(["config client", "config globals 'globals'", "\toption 
                          "option name 'x'\r", "\to n 'v'", "\tl n 'v'", "\toption bad-name 'v'",
                          "\toption a 'b' # c", "\toption a 'b';", "", "  ", "\tlist a ''",
                          "\toption\tname\t'v'", "\toption a \"q\"", "#x", "\toption a 'é\t\\'",
-                         "\toption a 'b' c", "\toption a 'b'c", "\toption a'b'", "list a 'b'"])
+                         "\toption a 'b' c", "\toption a 'b'c", "\toption a'b'", "list a 'b'",
+                         "c x-y", "config a b c", "config\tb", "config cl#x", "config a\r",
+                         "config a;", "config é", "package p", "p"])
 
 
 @hsettings(max_examples=3000, deadline=None)

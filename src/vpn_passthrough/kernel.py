@@ -88,10 +88,12 @@ def module_state(name):
 
 
 def load_modules(names):
-    """modprobe each; returns {name: state}. Failure is not fatal: built-in code needs no load."""
+    """modprobe each; returns {name: state}. Failure is not fatal: built-in code needs no load.
+    Without a module tree there is nothing modprobe could load: it is not started."""
     states = {}
+    tree = os.path.isdir("/lib/modules/" + os.uname().release)
     for name in names:
-        if module_state(name) not in ("loaded", "builtin"):
+        if tree and module_state(name) not in ("loaded", "builtin"):
             platform.run(["modprobe", name])
         states[name] = module_state(name)
     return states

@@ -6,6 +6,7 @@ changes nothing; nft itself is atomic. Only after the new rules are live are
 the flows they now block cut from conntrack.
 """
 
+import gc
 import os
 
 from . import flows
@@ -114,7 +115,16 @@ class Service:
     def apply(self):
         """Make the kernel match the settings. Returns {changed, flushed, errors}."""
         with platform.Lock():
-            return self._apply()
+            # Thousands of client objects live until the apply returns and hold no
+            # cycles: the cyclic collector walking them again and again doubled the
+            # validation time at 10,000 clients. Reference counting frees them all.
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                return self._apply()
+            finally:
+                if collecting:
+                    gc.enable()
 
     def _apply(self):
         s = self.settings()

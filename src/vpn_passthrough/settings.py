@@ -106,30 +106,43 @@ def _check_options(section, allowed):
 
 
 def _names(section, option, check, default):
-    words = _list(section, option)
+    words = section.values.get(option)
     if words is None:
         return default
-    out = []
-    for w in words:
+    if not isinstance(words, list):
+        words = words.split()
+    try:
+        return [check(w) for w in words]
+    except ValueError:
+        pass
+    for w in words:         # say which one
         try:
-            out.append(check(w))
+            check(w)
         except ValueError as e:
             raise SettingsError(field(section, option), "'" + _show(w) + "': " + str(e))
-    return out
 
 
-def _client(section):
-    values = section.values
-    _check_options(section, CLIENT_OPTIONS)
-    name = _scalar(section, "name")
-    if name is None:
-        name = section.label()
+def _check_name(section, name):
     if len(name) > NAME_MAX:
         raise SettingsError(field(section, "name"), "longer than " + str(NAME_MAX) + " characters")
+    if name and " " <= min(name) and max(name) < "\x7f" and '"' not in name and "\\" not in name:
+        return              # printable ASCII without quotes: the common name, checked at C speed
     for c in name:
         if c < " " or c in "\"\\\x7f":
             raise SettingsError(field(section, "name"),
                                 "may not hold quotes, backslashes or control characters")
+
+
+def _client(section):
+    values = section.values
+    for option in section.order:
+        if option not in CLIENT_OPTIONS:
+            _check_options(section, CLIENT_OPTIONS)
+    label = section.label()
+    name = _scalar(section, "name")
+    if name is None:
+        name = label
+    _check_name(section, name)
     macs = _names(section, "mac", netaddr.parse_mac, [])
     prefixes = _names(section, "ip", netaddr.parse_prefix, [])
     if not macs and not prefixes:
@@ -141,7 +154,7 @@ def _client(section):
         raise SettingsError(field(section, "action"),
                             "'" + _show(action) + "' is not one of: block, allow")
     if "protocol" not in values:
-        return Client(section.label(), name, macs, prefixes, action, list(PROTOCOLS))
+        return Client(label, name, macs, prefixes, action, list(PROTOCOLS))
     wanted = _list(section, "protocol")
     for p in wanted:
         if p not in PROTOCOLS:
@@ -150,7 +163,7 @@ def _client(section):
     if not wanted:
         raise SettingsError(field(section, "protocol"), "empty list")
     protocols = [p for p in PROTOCOLS if p in wanted]
-    return Client(section.label(), name, macs, prefixes, action, protocols)
+    return Client(label, name, macs, prefixes, action, protocols)
 
 
 def _check_overlaps(clients):
@@ -158,9 +171,18 @@ def _check_overlaps(clients):
 
     nft refuses overlapping intervals in one set, and a per-client counter
     would be ambiguous; a block and an allow entry may overlap (block wins).
-    A MAC or single address is a dict lookup; only where a wider prefix is
-    listed are the spans sorted.
     """
+    macs = [m for c in clients for m in c.macs]
+    hosts = [p.network for c in clients for p in c.prefixes if p.length == 32 and p.family == 4]
+    if (len(set(macs)) == len(macs) and len(set(hosts)) == len(hosts)
+            and len(hosts) == sum([len(c.prefixes) for c in clients])):
+        return              # only IPv4 hosts and MACs, each listed once: nothing can overlap
+    _check_claims(clients)
+
+
+def _check_claims(clients):
+    """The precise check: a MAC or single address is a dict lookup; only where a
+    wider prefix is listed are the spans sorted."""
     owners = {}         # (action, mac) or (action, family, address) -> [(client, what)]
     spans = {}          # (action, family) -> [(first, last, position, client, prefix)]
     keys = []           # in file order: MicroPython dicts keep no order
@@ -207,7 +229,8 @@ def _sweep(action, items):
         for t in items:
             if p not in t[3].protocols:
                 continue
-            if previous is not None and t[0] <= previous[1]:
+            if previous is not None and t[0] <= previous[1] and not (
+                    t[3] is previous[3] and t[:2] == previous[:2]):   # a client's repeat
                 _conflict(t[3], t[4], previous[3], previous[4], ".ip", action, p)
             if previous is None or t[1] > previous[1]:
                 previous = t

@@ -354,6 +354,23 @@ class _Builder:
         if name is not None:
             self.by_name[name] = self.current
 
+    def anonymous(self, stype, line):
+        """`config TYPE`, its type already checked."""
+        index = self.counts.get(stype, 0)
+        self.counts[stype] = index + 1
+        self.current = Section(stype, None, index, line)
+        self.sections.append(self.current)
+        return self.current
+
+
+def _config_line(line):
+    """The type when the line is just `config TYPE` (an anonymous section), else
+    False; a valid type leaves no room for an escape or a comment."""
+    words = _words(line)
+    if len(words) != 2 or KEYWORDS.get(words[0]) != "config" or not valid_type(words[1]):
+        return False
+    return words[1]
+
 
 def parse(text, path=""):
     """Parse uci text into a list of Sections, in file order.
@@ -361,30 +378,48 @@ def parse(text, path=""):
     Raises UciError (with the line number) where libuci in strict mode would
     refuse the file. A named section that appears twice is merged, as libuci
     does; `duplicates(sections)` reports it for callers that forbid it.
+
+    The lines uci commit writes, `config TYPE` and `<tab>option name 'value'`,
+    are recognised by a cache of their checked heads (a file repeats a few
+    thousands of times); every other line goes through the full tokenizer.
     """
     lexer = _Lexer(text, path)
     builder = _Builder(path)
     lines = lexer.lines
-    heads = {}      # line head -> _option_head(head): a file repeats a few thousands of times
-    while lexer.n < len(lines):
-        line = lines[lexer.n]
+    heads = {}          # line head -> _option_head(head)
+    types = {}          # whole line -> _config_line(line)
+    current = None
+    i = 0
+    while i < len(lines):
+        line = lines[i]
         parts = line.split("'")
-        if len(parts) == 3 and parts[2] == "" and builder.current is not None:
+        if len(parts) == 3 and parts[2] == "" and current is not None:
             head = heads.get(parts[0])
             if head is None:
                 head = heads[parts[0]] = _option_head(parts[0])
             if head and len(line) < MAX_LINE:
-                lexer.n += 1
+                i += 1
                 if head[0] == "list":
-                    builder.current.add_list(head[1], parts[1])
+                    current.add_list(head[1], parts[1])
                 else:
-                    builder.current.set(head[1], parts[1])
+                    current.set(head[1], parts[1])
                 continue
-        if not line:
-            lexer.n += 1
-            continue
+        elif len(parts) == 1:
+            if not line:
+                i += 1
+                continue
+            stype = types.get(line)
+            if stype is None:
+                stype = types[line] = _config_line(line)
+            if stype and len(line) < MAX_LINE:
+                i += 1
+                current = builder.anonymous(stype, i)
+                continue
+        lexer.n = i
         for number, tokens in lexer.line_commands():
             builder.command(number, tokens)
+        i = lexer.n
+        current = builder.current
     return builder.sections
 
 
