@@ -187,3 +187,64 @@ def test_overlap_shortcut_agrees_with_the_precise_check(specs):
                                              if p.overlaps(q)]:
                 clash = True
     assert (verdict is not None) == clash, verdict
+
+
+PLAIN_VALUES = {
+    "name": st.sampled_from(["kid", "", "a\"b", "x\\y", "tab\tname", "é", "n" * 65, "ok name"]),
+    "mac": st.sampled_from(["02:00:00:00:00:01", "02:00:00:00:00:0A", "02-00-00-00-00-02",
+                            "02:00:00:00:00", "02:00:00:00:00:01:", "2:00:00:00:00:001"]),
+    "ip": st.sampled_from(["10.0.0.1", "10.0.0.01", "10.0.0.256", "10.0.0", "1.2.3.4.5",
+                           "10.0.0.0/24", "fd00::1", "10.0.0.2"]),
+    "action": st.sampled_from(["block", "allow", "deny"]),
+    "protocol": st.sampled_from(["pptp", "l2tp"]),
+    "enabled": st.sampled_from(["0", "1"]),
+}
+
+
+@hsettings(max_examples=2000, deadline=None)
+@given(st.lists(st.dictionaries(st.sampled_from(sorted(PLAIN_VALUES)),
+                                st.tuples(st.booleans(), st.lists(st.integers(0, 7),
+                                                                  min_size=1, max_size=2))),
+                min_size=1, max_size=4), st.data())
+def test_bulk_client_check_agrees_with_the_one_by_one_check(specs, data):
+    text = ""
+    for spec in specs:
+        text += "config client\n"
+        for option, (as_list, picks) in sorted(spec.items()):
+            values = [data.draw(PLAIN_VALUES[option]) for _ in picks]
+            for value in (values if as_list else values[:1]):
+                text += "\t%s %s '%s'\n" % ("list" if as_list else "option", option, value)
+    sections = uci.parse(text)
+    bulk = settings._plain_clients(sections)
+    for section, client in zip(sections, bulk):
+        if client is None:
+            continue
+        one = settings._client(section)      # must not raise where the bulk check passed
+        assert (client.label, client.name, client.macs, [str(p) for p in client.prefixes],
+                [(p.family, p.network, p.length) for p in client.prefixes], client.action,
+                client.protocols) == (one.label, one.name, one.macs,
+                                      [str(p) for p in one.prefixes],
+                                      [(p.family, p.network, p.length) for p in one.prefixes],
+                                      one.action, one.protocols)
+    # and the bulk check does take the plain ones
+    plain = "config client\n\toption name 'a'\n\tlist ip '10.0.0.1'\n\tlist mac '02:00:00:00:00:01'\n"
+    assert settings._plain_clients(uci.parse(plain))[0] is not None
+
+
+@pytest.mark.parametrize("values", [
+    ("ip", ["1.2.3.4.5", "10.0.0"]),                       # 8 octets for 2 addresses
+    ("mac", ["02:00:00:00:00:01:02", "02:00:00:00:00"]),   # 12 pairs for 2 MACs
+    ("mac", ["02:00:00:00:00:01", "02:00:00:00:00:0A"]),   # uppercase: _client lowers it
+    ("name", ["ok", "tab\there"]),
+])
+def test_bulk_check_leaves_doubtful_values_to_the_one_by_one_check(values):
+    option, items = values
+    text = ""
+    for i, item in enumerate(items):
+        text += "config client\n"
+        if option != "ip":
+            text += "\tlist ip '10.0.9.%d'\n" % i
+        line = "\toption name '%s'\n" if option == "name" else "\tlist " + option + " '%s'\n"
+        text += line % item
+    sections = uci.parse(text)
+    assert settings._plain_clients(sections) == [None] * len(sections)

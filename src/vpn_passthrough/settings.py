@@ -6,6 +6,7 @@ find the line. Nothing here touches the system.
 """
 
 from . import netaddr
+from .netaddr import Prefix
 from . import uci
 
 CONFIG = "vpn-passthrough"
@@ -245,6 +246,79 @@ def _conflict(client, what, other, other_what, option, action, protocol):
                         text + " (" + action + ", " + protocol + ")")
 
 
+PLAIN_OPTIONS = ("name", "mac", "ip", "action")
+PLAIN_HEX = set(netaddr.HEX_PAIRS)
+PLAIN_OCTETS = set(netaddr.OCTETS)
+
+
+def _plain_clients(sections):
+    """[Client or None] for client sections: None where a section needs the one-by-one
+    check of _client. Plain sections, as LuCI writes them by the thousand (a name,
+    IPv4 hosts and lowercase MACs as lists, an action, nothing else), are checked
+    together, a few C-level scans per kind of value; if any of them is not valid,
+    all are left to _client, which finds the first error in file order."""
+    rows = []
+    for section in sections:
+        rows.append(_plain_row(section))
+    plain = [r for r in rows if r is not None]
+    macs = [m for r in plain for m in r[2]]
+    ips = [a for r in plain for a in r[3]]
+    valid = (set([r[4] for r in plain]) <= set(ACTIONS)
+             and _plain_names([r[1] for r in plain if r[1] is not None]))
+    if macs and valid:      # 6 lowercase hex pairs each: 17 characters, nothing else
+        pairs = ":".join(macs).split(":")
+        valid = (len(pairs) == 6 * len(macs) and set([len(m) for m in macs]) == set([17])
+                 and set(pairs) <= PLAIN_HEX)
+    if ips and valid:       # dotted quads of 0..255 without leading zeros
+        joined = ".".join(ips)
+        octets = joined.split(".")
+        valid = ("/" not in joined and ":" not in joined and len(octets) == 4 * len(ips)
+                 and not [a for a in ips if a.count(".") != 3] and set(octets) <= PLAIN_OCTETS)
+    if not valid:
+        return [None] * len(rows)
+    out = []
+    for row in rows:
+        if row is None:
+            out.append(None)
+            continue
+        label = row[0].label()
+        out.append(Client(label, label if row[1] is None else row[1], row[2],
+                          [Prefix(4, netaddr.parse_ipv4(a), 32, a) for a in row[3]], row[4],
+                          list(PROTOCOLS)))
+    return out
+
+
+def _plain_row(section):
+    """(section, name, macs, ips, action) of a plain section, else None."""
+    values = section.values
+    for option in values:
+        if option not in PLAIN_OPTIONS:
+            return None
+    name = values.get("name")
+    macs = values.get("mac", [])
+    ips = values.get("ip", [])
+    action = values.get("action", "block")
+    if (name.__class__ is list or macs.__class__ is not list or ips.__class__ is not list
+            or action.__class__ is not str or not (macs or ips)):
+        return None
+    return section, name, macs, ips, action
+
+
+NAME_BYTES = bytes([b for b in range(32, 127) if b not in b'"\\'])
+
+
+def _plain_names(names):
+    """Every name printable ASCII without quotes or backslashes, none too long."""
+    if not names:
+        return True
+    data = " ".join(names).encode()
+    try:
+        rest = data.translate(None, NAME_BYTES)     # what is left is not allowed
+    except (AttributeError, TypeError):             # MicroPython: bytes.translate is missing
+        rest = [b for b in data if b not in NAME_BYTES]
+    return not rest and max([len(n) for n in names]) <= NAME_MAX
+
+
 def from_sections(sections):
     """Validate parsed uci sections into Settings (or raise SettingsError)."""
     dups = uci.duplicates(sections)
@@ -254,6 +328,7 @@ def from_sections(sections):
                             "section declared twice (again on line " + str(line) + ")")
     s = Settings()
     globals_seen = False
+    plain = _plain_clients([x for x in sections if x.type == "client"])
     for section in sections:
         if section.type == "globals":
             if globals_seen:
@@ -274,9 +349,12 @@ def from_sections(sections):
             _check_options(section, PROTOCOL_OPTIONS)
             s.protocols[section.name] = _bool(section, "enabled", True)
         elif section.type == "client":
-            if "enabled" in section.values and not _bool(section, "enabled", True):
-                continue
-            s.clients.append(_client(section))
+            client = plain.pop(0)
+            if client is None:
+                if "enabled" in section.values and not _bool(section, "enabled", True):
+                    continue
+                client = _client(section)
+            s.clients.append(client)
         else:
             raise SettingsError(field(section),
                                 "unknown section type '" + section.type

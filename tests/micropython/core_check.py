@@ -290,7 +290,7 @@ def check_configs():
             [x.name for x in p2.helpers()]))
         digest, states = ruleset.read_comment(text_out)
         out("read_comment: " + show(digest) + " " + show(states))
-        if digest != ruleset.digest(ruleset.summary(p) + "\n".join(ruleset._body(p))):
+        if digest != ruleset.digests(p, ruleset._body(p))[0]:
             mismatch("digest", "the digest of the body", show(digest))
 
     for name, text, field in INVALID:
