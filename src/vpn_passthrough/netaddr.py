@@ -98,6 +98,7 @@ def format_ipv6(n):
 
 class Prefix:
     """An address or prefix: family 4 or 6, network int, prefix length."""
+    __slots__ = ("family", "network", "length", "text")     # thousands of them: no dicts
 
     def __init__(self, family, network, length, text=None):
         self.family = family

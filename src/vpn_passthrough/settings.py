@@ -33,6 +33,8 @@ class SettingsError(Exception):
 
 
 class Client:
+    __slots__ = ("label", "name", "macs", "prefixes", "action", "protocols")   # no dicts
+
     def __init__(self, label, name, macs, prefixes, action, protocols):
         self.label = label          # '@client[0]' or the section name
         self.name = name
@@ -269,6 +271,7 @@ def _plain_clients(sections):
         pairs = ":".join(macs).split(":")
         valid = (len(pairs) == 6 * len(macs) and set([len(m) for m in macs]) == set([17])
                  and set(pairs) <= PLAIN_HEX)
+    octets = []
     if ips and valid:       # dotted quads of 0..255 without leading zeros
         joined = ".".join(ips)
         octets = joined.split(".")
@@ -276,15 +279,21 @@ def _plain_clients(sections):
                  and not [a for a in ips if a.count(".") != 3] and set(octets) <= PLAIN_OCTETS)
     if not valid:
         return [None] * len(rows)
+    value = netaddr.OCTETS
+    n = [value[o] for o in octets]
+    hosts = [Prefix(4, (a << 24) | (b << 16) | (c << 8) | d, 32, text) for a, b, c, d, text
+             in zip(n[0::4], n[1::4], n[2::4], n[3::4], ips)]
     out = []
+    at = 0
     for row in rows:
         if row is None:
             out.append(None)
             continue
         label = row[0].label()
+        count = len(row[3])
         out.append(Client(label, label if row[1] is None else row[1], row[2],
-                          [Prefix(4, netaddr.parse_ipv4(a), 32, a) for a in row[3]], row[4],
-                          list(PROTOCOLS)))
+                          hosts[at:at + count], row[4], list(PROTOCOLS)))
+        at += count
     return out
 
 

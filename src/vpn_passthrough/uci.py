@@ -26,6 +26,7 @@ class UciError(Exception):
 
 class Section:
     """One `config` block. `values` maps option name -> str (option) or list (list)."""
+    __slots__ = ("type", "name", "index", "line", "values", "order", "duplicate_line")
 
     def __init__(self, stype, name, index, line):
         self.type = stype
@@ -34,6 +35,7 @@ class Section:
         self.line = line
         self.values = {}
         self.order = []             # option names in file order, for writing back
+        self.duplicate_line = 0     # where a named section was declared again, if it was
 
     def label(self):
         """The name uci itself prints: 'lan' or '@client[0]'."""
@@ -427,7 +429,7 @@ def duplicates(sections):
     """Named sections that the file declares more than once: [(label, line)]."""
     out = []
     for s in sections:
-        line = getattr(s, "duplicate_line", 0)
+        line = s.duplicate_line
         if line:
             out.append((s.label(), line))
     return out
