@@ -235,6 +235,7 @@ def test_bulk_client_check_agrees_with_the_one_by_one_check(specs, data):
     ("ip", ["1.2.3.4.5", "10.0.0"]),                       # 8 octets for 2 addresses
     ("mac", ["02:00:00:00:00:01:02", "02:00:00:00:00"]),   # 12 pairs for 2 MACs
     ("mac", ["02:00:00:00:00:01", "02:00:00:00:00:0A"]),   # uppercase: _client lowers it
+    ("mac", ["0:200:00:00:00:01"]),                        # hex and 5 colons, misplaced
     ("name", ["ok", "tab\there"]),
 ])
 def test_bulk_check_leaves_doubtful_values_to_the_one_by_one_check(values):

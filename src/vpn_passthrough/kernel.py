@@ -47,13 +47,12 @@ def table_listing():
 
 def applied_listing():
     """Our table's comment line (digest, policy, states) for ruleset.read_comment, or
-    None if the table is absent. Asked over netlink; else from nft, listing the set
-    that repeats the comment (cheap at any size, unlike the table with its elements)."""
+    None if the table is absent. Asked over netlink (0.1 ms); only if the kernel cannot
+    be asked that way, from nft (which fetches every set element: 0.5 s at 10,000)."""
     try:
         comment = nfnetlink.table_comment(FAMILY, TABLE)
     except (OSError, ValueError):
-        r = platform.run(["nft", "list", "set", FAMILY, TABLE, "lan_devices"])
-        return r.out if r.ok() else None
+        return table_listing()
     return None if comment is None else 'comment "' + comment + '"'
 
 

@@ -30,7 +30,7 @@ def run(argv, stdin=None, timeout=TIMEOUT):
     """Run argv (no shell), feed stdin text, return a Result; never raises for
     a missing program or a timeout (rc 127 / 124, like a shell would report)."""
     _std_fds()
-    data = stdin.encode() if stdin is not None else b""
+    data = stdin or ""
     fds = []
     try:
         r_in, w_in = os.pipe()
@@ -64,8 +64,9 @@ def run(argv, stdin=None, timeout=TIMEOUT):
 
 
 def _exchange(w_in, r_out, r_err, data, timeout, fds):
-    """Write data to w_in while reading r_out and r_err to their ends (no deadlock
-    on big input or output). Returns (out, err, finished before the timeout)."""
+    """Write the text `data` to w_in while reading r_out and r_err to their ends (no
+    deadlock on big input or output). Text is encoded a chunk at a time: a ruleset of
+    megabytes is not copied whole once more. Returns (out, err, finished in time)."""
     poller = select.poll()
     chunks = {r_out: [], r_err: []}
     for fd in chunks:
@@ -74,7 +75,8 @@ def _exchange(w_in, r_out, r_err, data, timeout, fds):
         os.set_blocking(w_in, False)
         poller.register(w_in, select.POLLOUT)
     deadline = time.monotonic() + timeout
-    sent = 0
+    taken = 0                               # characters of data encoded so far
+    pending = b""                           # encoded, not yet written
     open_fds = len(chunks) + (w_in is not None)
     while open_fds:
         left = deadline - time.monotonic()
@@ -82,13 +84,16 @@ def _exchange(w_in, r_out, r_err, data, timeout, fds):
             return b"", b"", False
         for fd, event in poller.poll(int(left * 1000) + 1):
             if fd == w_in:
+                if not pending:
+                    pending = data[taken:taken + CHUNK].encode()
+                    taken += CHUNK
                 try:
-                    sent += os.write(w_in, data[sent:sent + CHUNK])
+                    pending = pending[os.write(w_in, pending):]
                 except BlockingIOError:
                     continue
                 except OSError:             # the program quit without reading it all
-                    sent = len(data)
-                if sent >= len(data):
+                    pending, taken = b"", len(data)
+                if not pending and taken >= len(data):
                     poller.unregister(w_in)
                     os.close(w_in)
                     fds.remove(w_in)

@@ -249,7 +249,6 @@ def _conflict(client, what, other, other_what, option, action, protocol):
 
 
 PLAIN_OPTIONS = ("name", "mac", "ip", "action")
-PLAIN_HEX = set(netaddr.HEX_PAIRS)
 PLAIN_OCTETS = set(netaddr.OCTETS)
 
 
@@ -267,10 +266,10 @@ def _plain_clients(sections):
     ips = [a for r in plain for a in r[3]]
     valid = (set([r[4] for r in plain]) <= set(ACTIONS)
              and _plain_names([r[1] for r in plain if r[1] is not None]))
-    if macs and valid:      # 6 lowercase hex pairs each: 17 characters, nothing else
-        pairs = ":".join(macs).split(":")
-        valid = (len(pairs) == 6 * len(macs) and set([len(m) for m in macs]) == set([17])
-                 and set(pairs) <= PLAIN_HEX)
+    if macs and valid:      # 17 characters each: ':' at 2, 5, 8, 11, 14, lowercase hex else
+        joined = "".join(macs)
+        valid = (set([len(m) for m in macs]) == set([17]) and joined.count(":") == 5 * len(macs)
+                 and _colons_in_place(macs, joined) and _only(joined, MAC_BYTES))
     octets = []
     if ips and valid:       # dotted quads of 0..255 without leading zeros
         joined = ".".join(ips)
@@ -314,18 +313,31 @@ def _plain_row(section):
 
 
 NAME_BYTES = bytes([b for b in range(32, 127) if b not in b'"\\'])
+MAC_BYTES = b"0123456789abcdef:"
+
+
+def _only(text, allowed):
+    """Does text hold nothing but the bytes `allowed` (ASCII)? At C speed on CPython."""
+    data = text.encode()
+    try:
+        return not data.translate(None, allowed)    # what is left is not allowed
+    except (AttributeError, TypeError):             # MicroPython: bytes.translate is missing
+        return not [b for b in data if b not in allowed]
+
+
+def _colons_in_place(macs, joined):
+    """Each MAC of `joined` (17 characters each) has ':' at 2, 5, 8, 11 and 14."""
+    try:
+        colons = ":" * len(macs)
+        return not [k for k in (2, 5, 8, 11, 14) if joined[k::17] != colons]
+    except NotImplementedError:                     # MicroPython: no extended str slices
+        return not [m for m in macs if m[2] + m[5] + m[8] + m[11] + m[14] != ":::::"]
 
 
 def _plain_names(names):
     """Every name printable ASCII without quotes or backslashes, none too long."""
-    if not names:
-        return True
-    data = " ".join(names).encode()
-    try:
-        rest = data.translate(None, NAME_BYTES)     # what is left is not allowed
-    except (AttributeError, TypeError):             # MicroPython: bytes.translate is missing
-        rest = [b for b in data if b not in NAME_BYTES]
-    return not rest and max([len(n) for n in names]) <= NAME_MAX
+    return not names or (_only(" ".join(names), NAME_BYTES)
+                         and max([len(n) for n in names]) <= NAME_MAX)
 
 
 def from_sections(sections):
