@@ -25,25 +25,25 @@ KINDS = ("mac", "ipv4", "ipv6")
 
 
 class ProtocolPlan:
-    def __init__(self, name, on, members):
+    def __init__(self, name, on, plan):
         self.name = name
         self.on = on                    # the switch: on = passes, off = blocked
         self.helper = "none"            # 'assign' | 'missing' | 'none'
-        self.members = members          # the plan's: (action, kind) -> [(element, label, protocols)]
+        self.plan = plan
 
     def set_name(self, action, kind):
         return self.name + "_" + action + "_" + kind
 
-    def elements(self, action, kind):
-        """[(element text, client label)] of this protocol's (action, kind) set."""
-        return [(e, label) for e, label, protocols in self.members.get((action, kind), ())
-                if self.name in protocols]
+    def clients(self, action):
+        """The clients with this action for this protocol, in file order."""
+        clients = self.plan.by_action.get(action, [])
+        if action not in self.plan.partial:
+            return clients
+        return [c for c in clients if self.name in c.protocols]
 
     def has(self, action, kind):
-        for _, _, protocols in self.members.get((action, kind), ()):
-            if self.name in protocols:
-                return True
-        return False
+        """Does this protocol's (action, kind) set hold anything?"""
+        return (self.name, action, kind) in self.plan.present
 
     def wants_helper(self):
         """A helper is useful whenever some LAN host may pass."""
@@ -57,6 +57,14 @@ class ProtocolPlan:
         return "degraded" if self.helper == "missing" else "on"
 
 
+def entries(clients, kind):
+    """[(element text, client label)] of one set kind ('mac', 'ipv4', 'ipv6')."""
+    if kind == "mac":
+        return [(m, c.label) for c in clients for m in c.macs]
+    family = 4 if kind == "ipv4" else 6
+    return [(str(p), c.label) for c in clients for p in c.prefixes if p.family == family]
+
+
 class Plan:
     def __init__(self, settings, lan_devices, wan_devices):
         self.enabled = settings.enabled
@@ -65,12 +73,12 @@ class Plan:
         self.lan_devices = lan_devices
         self.wan_devices = wan_devices
         self.clients = settings.clients
-        # Client entries once for all protocols, each with the protocols it is for:
-        # with thousands of clients the three protocols' sets mostly hold the same.
-        self.members = {}               # (action, kind) -> [(element, label, protocols)]
-        self.partial = {}               # (action, kind) with an entry not for every protocol
-        self.protocols = [ProtocolPlan(p, settings.protocols[p], self.members)
-                          for p in PROTOCOLS]
+        # Clients grouped once, not one set entry per protocol: with thousands of
+        # clients the three protocols' sets mostly hold the same.
+        self.by_action = {}             # action -> [Client]
+        self.partial = {}               # actions with a client not for every protocol
+        self.present = {}               # (protocol, action, kind) whose set is not empty
+        self.protocols = [ProtocolPlan(p, settings.protocols[p], self) for p in PROTOCOLS]
 
     def protocol(self, name):
         for p in self.protocols:
@@ -82,23 +90,34 @@ class Plan:
         return [p for p in self.protocols if p.helper == "assign"]
 
 
+def _has(clients, kind):
+    """Does any of the clients have an entry of this kind? (stops at the first)"""
+    if kind == "mac":
+        return any(c.macs for c in clients)
+    family = 4 if kind == "ipv4" else 6
+    return any(p.family == family for c in clients for p in c.prefixes)
+
+
 def build(settings, lan_devices, wan_devices, helper_available):
     """settings + resolved devices + {'pptp': bool} -> Plan."""
     plan = Plan(settings, lan_devices, wan_devices)
-    members = plan.members
-    every = len(PROTOCOLS)
-    for client in settings.clients:
-        action, label, protocols = client.action, client.label, client.protocols
-        entries = [("mac", mac) for mac in client.macs]
-        for prefix in client.prefixes:
-            entries.append(("ipv4" if prefix.family == 4 else "ipv6", str(prefix)))
-        for kind, element in entries:
-            key = (action, kind)
-            if key not in members:
-                members[key] = []
-            members[key].append((element, label, protocols))
-            if len(protocols) != every:
-                plan.partial[key] = True
+    for action in ("block", "allow"):
+        clients = [c for c in settings.clients if c.action == action]
+        if not clients:
+            continue
+        plan.by_action[action] = clients
+        every = [c for c in clients if len(c.protocols) == len(PROTOCOLS)]
+        some = [c for c in clients if len(c.protocols) != len(PROTOCOLS)]
+        if some:
+            plan.partial[action] = True
+        for kind in KINDS:
+            if _has(every, kind):
+                for name in PROTOCOLS:
+                    plan.present[(name, action, kind)] = True
+            for c in some:
+                if _has([c], kind):
+                    for name in c.protocols:
+                        plan.present[(name, action, kind)] = True
     for proto in plan.protocols:
         if proto.wants_helper():
             proto.helper = "assign" if helper_available.get(proto.name, False) else "missing"

@@ -6,7 +6,7 @@ touches no other table. The table comment carries a digest of the rules so
 an unchanged apply can be recognised without keeping state files.
 """
 
-from .plan import TABLE, FAMILY, TRAFFIC, KINDS
+from .plan import TABLE, FAMILY, TRAFFIC, KINDS, entries
 
 # Filter priority -5: after conntrack and NAT prerouting, just before fw4's
 # forward chain (priority filter), so our counters see what fw4 would drop too.
@@ -73,18 +73,15 @@ def _set(lines, name, kind, elements):
     lines.append("\t}")
 
 
-def _elements(plan, proto, action, kind, shared):
-    """The element lines of one set; the same text for every protocol when every
-    entry of (action, kind) is for all protocols, so it is built once."""
+def _elements(proto, action, kind, shared):
+    """The element lines of one set; built once when every client of the action is for
+    every protocol, as the text is then the same for each."""
     key = (action, kind)
-    if key in plan.partial:
-        chosen = proto.elements(action, kind)
-    elif key in shared:
+    if key in shared:
         return shared[key]
-    else:
-        chosen = plan.members.get(key, ())
-    text = ",\n".join(["\t\t\t" + m[0] + ' comment "' + m[1] + '"' for m in chosen])
-    if key not in plan.partial:
+    text = ",\n".join(["\t\t\t" + e + ' comment "' + label + '"'
+                       for e, label in entries(proto.clients(action), kind)])
+    if action not in proto.plan.partial:
         shared[key] = text
     return text
 
@@ -130,7 +127,7 @@ def _body(plan):
             for kind in KINDS:
                 if proto.has(action, kind):
                     _set(lines, proto.set_name(action, kind), kind,
-                         _elements(plan, proto, action, kind, shared))
+                         _elements(proto, action, kind, shared))
 
     by_l4 = _dispatch(plan)
     verdicts = []

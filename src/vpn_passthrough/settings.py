@@ -349,7 +349,7 @@ def from_sections(sections):
                             "section declared twice (again on line " + str(line) + ")")
     s = Settings()
     globals_seen = False
-    plain = _plain_clients([x for x in sections if x.type == "client"])
+    plain = iter(_plain_clients([x for x in sections if x.type == "client"]))
     for section in sections:
         if section.type == "globals":
             if globals_seen:
@@ -370,7 +370,7 @@ def from_sections(sections):
             _check_options(section, PROTOCOL_OPTIONS)
             s.protocols[section.name] = _bool(section, "enabled", True)
         elif section.type == "client":
-            client = plain.pop(0)
+            client = next(plain)
             if client is None:
                 if "enabled" in section.values and not _bool(section, "enabled", True):
                     continue
