@@ -19,7 +19,7 @@ import sys
 import pytest
 
 from conftest import in_ns
-from vpn_passthrough import platform, ubus_api, uci
+from vpn_passthrough import nfnetlink, platform, ubus_api, uci
 from vpn_passthrough.service import Service
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -72,13 +72,19 @@ def connected():
 
 @pytest.fixture
 def in_netns(netns, monkeypatch):
-    """Every process the service starts runs inside the throwaway namespace."""
+    """Every process the service starts runs inside the throwaway namespace. Its netlink
+    question would reach this process's namespace instead: it is refused here, so the
+    service falls back to asking nft (tests/test_nfnetlink.py covers netlink itself)."""
     real_run = platform.run
 
     def run(argv, stdin=None, timeout=platform.TIMEOUT):
         return real_run(["ip", "netns", "exec", netns] + list(argv), stdin=stdin,
                         timeout=timeout)
+
+    def refused(family, name, timeout=2.0):
+        raise OSError(1, "netlink refused: the test's namespace is not the service's")
     monkeypatch.setattr(platform, "run", run)
+    monkeypatch.setattr(nfnetlink, "table_comment", refused)
     return netns
 
 
