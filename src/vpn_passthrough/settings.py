@@ -290,7 +290,7 @@ def _plain_clients(sections):
             continue
         label = row[0].label()
         count = len(row[3])
-        out.append(Client(label, label if row[1] is None else row[1], row[2],
+        out.append(Client(label, label if row[1] is None else row[1], list(row[2]),
                           hosts[at:at + count], row[4], list(PROTOCOLS)))
         at += count
     return out
