@@ -443,7 +443,7 @@ def bench_iperf(b, results):
         results["iperf"] = {"error": "iperf3 is not installed and apt-get could not install it"}
         return
     seconds = 2
-    plan = [("defaults", 0, 4 if b.quick else 12), ("10,000 clients", 10000, 3 if b.quick else 8)]
+    plan = [("defaults", 0, 4 if b.quick else 16), ("10,000 clients", 10000, 3 if b.quick else 16)]
     say("data plane: iperf3, %s pairs of %d s runs" % (" + ".join(str(p) for _, _, p in plan),
                                                        seconds))
     server = lab.popen("wan", ["iperf3", "-s", "-B", lab.server_v4])
@@ -663,7 +663,6 @@ def report(results, elapsed):
                    "flat" if flat else ("flat from 10 clients on (+1 set lookup per address "
                                         "family / MAC kind)" if with_clients else "grows"),
                    ("must not grow: " + verdict(flat)) if nonvpn else "(reference)"))
-        del base
     ip = results.get("iperf", {})
     if "error" in ip:
         add("| 3 | TCP throughput | not measured: %s | | ≥ %.2f: **MISSED** |"

@@ -6,13 +6,11 @@ raises ValueError with a short reason.
 """
 
 HEX = "0123456789abcdef"
-# The exact spellings accepted, looked up whole: "0".."255" (no leading zeros, signs
-# or spaces) and the 256 lowercase hex pairs of a MAC.
+# The exact spellings of an IPv4 octet, looked up whole: "0".."255" (no leading
+# zeros, signs or spaces).
 OCTETS = {}
-HEX_PAIRS = {}
 for _i in range(256):
     OCTETS[str(_i)] = _i
-    HEX_PAIRS["%02x" % _i] = True
 
 
 def parse_ipv4(text):
@@ -169,7 +167,7 @@ def parse_mac(text):
     if len(parts) != 6:
         raise ValueError("not a MAC address")
     for p in parts:
-        if p not in HEX_PAIRS:
+        if len(p) != 2 or p[0] not in HEX or p[1] not in HEX:
             raise ValueError("not a MAC address")
     return ":".join(parts)
 

@@ -249,7 +249,6 @@ def _conflict(client, what, other, other_what, option, action, protocol):
 
 
 PLAIN_OPTIONS = ("name", "mac", "ip", "action")
-PLAIN_OCTETS = set(netaddr.OCTETS)
 
 
 def _plain_clients(sections):
@@ -275,7 +274,8 @@ def _plain_clients(sections):
         joined = ".".join(ips)
         octets = joined.split(".")
         valid = ("/" not in joined and ":" not in joined and len(octets) == 4 * len(ips)
-                 and not [a for a in ips if a.count(".") != 3] and set(octets) <= PLAIN_OCTETS)
+                 and not [a for a in ips if a.count(".") != 3]
+                 and not [o for o in set(octets) if o not in netaddr.OCTETS])
     if not valid:
         return [None] * len(rows)
     value = netaddr.OCTETS
