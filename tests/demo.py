@@ -160,7 +160,7 @@ def main():
         before = lab.ruleset_text_stable("fw4")
         vpn(lab, path, "stop")
         verdict(lab.ruleset_text_stable("fw4") == before
-                and "vpn_passthrough" not in lab.nft_list_tables(),
+                and "inet vpn_passthrough" not in lab.nft_list_tables(),
                 "stop removed only table inet vpn_passthrough; the fw4 stand-in is unchanged")
 
     print("\n" + BOLD + ("demo: all checks passed" if not FAILED else

@@ -230,7 +230,7 @@ def test_other_tables_are_untouched(lab, tmp_path):
     apply(lab, config(tmp_path, l2tp=0))
     assert lab.vpn(["stop"], "/nonexistent")[0] == 0
     assert lab.ruleset_text_stable("fw4") == before
-    assert "vpn_passthrough" not in lab.nft_list_tables()
+    assert "inet vpn_passthrough" not in lab.nft_list_tables()
 
 
 def test_second_apply_is_a_no_op_and_keeps_counters(lab, tmp_path):
@@ -255,6 +255,18 @@ def fake_tool(tmp_path, name, script):
 def live_table(lab):
     """Our table's rules, counters zeroed: a stray lab packet must not fail a comparison."""
     return lab.ruleset_text_stable("vpn_passthrough")
+
+
+def test_disabling_removes_the_table_once(lab, tmp_path):
+    apply(lab, config(tmp_path))
+    assert "inet vpn_passthrough" in lab.nft_list_tables()
+    path = tmp_path / "off"
+    path.write_text(DEVICES.format(log=0, ipv6=1) + "\toption enabled '0'\n")
+    out, _ = apply(lab, str(path))
+    assert out.startswith("applied") and "inet vpn_passthrough" not in lab.nft_list_tables()
+    out, _ = apply(lab, str(path))
+    assert out.startswith("unchanged")
+    assert probe(lab, [("udp", 1701, lab.server_v4)]) == [3]     # nothing of ours is left
 
 
 def test_flows_are_scanned_only_when_the_blocking_policy_changes(lab, tmp_path):

@@ -129,7 +129,7 @@ class Service:
     def _apply(self):
         s = self.settings()
         if not s.enabled:
-            changed = kernel.table_listing() is not None
+            changed = kernel.applied_listing() is not None   # netlink: no nft, no elements
             self.stop()
             return {"changed": changed, "flushed": 0, "errors": []}
         # Helpers are assumed present (no `nft -c` probe): the kernel refuses the
