@@ -124,7 +124,8 @@ def _reference_parse(text):
 
 def _outcome(parse, text):
     try:
-        return [(s.type, s.name, s.index, s.values, s.order) for s in parse(text)]
+        return [(s.type, s.name, s.index, s.line, s.duplicate_line, s.values, s.order)
+                for s in parse(text)]
     except uci.UciError as e:
         return ("error", e.line, e.message)
 
@@ -136,7 +137,10 @@ LINES = st.sampled_from(["config client", "config globals 'globals'", "\toption 
                          "\toption\tname\t'v'", "\toption a \"q\"", "#x", "\toption a 'é\t\\'",
                          "\toption a 'b' c", "\toption a 'b'c", "\toption a'b'", "list a 'b'",
                          "c x-y", "config a b c", "config\tb", "config cl#x", "config a\r",
-                         "config a;", "config é", "package p", "p"])
+                         "config a;", "config é", "package p", "p", "config protocol 'pptp'",
+                         "config client ''", "\toption ip 'b'", "\tlist name 'c'",
+                         "\toption name 'x", "y'", "config\tclient", " config client",
+                         "c client", "config client 'a' 'b'", "\toption name ''"])
 
 
 @hsettings(max_examples=3000, deadline=None)
@@ -145,3 +149,13 @@ LINES = st.sampled_from(["config client", "config globals 'globals'", "\toption 
 def test_parse_shortcuts_agree_with_the_full_tokenizer(lines):
     text = "\n".join(lines)
     assert _outcome(uci.parse, text) == _outcome(_reference_parse, text)
+
+
+def test_sections_of_one_shape_do_not_share_a_new_option():
+    """The block reader gives sections of one shape one order list; adding an
+    option to one section must not show in the others."""
+    a, b = uci.parse("config client\n\toption name 'a'\n\nconfig client\n\toption name 'b'\n")
+    a.set("action", "allow")
+    a.add_list("ip", "10.0.0.1")
+    assert a.order == ["name", "action", "ip"]
+    assert b.order == ["name"] and b.values == {"name": "b"}

@@ -197,17 +197,27 @@ def summary(plan):
     return " ".join([p.name + "=" + p.effective() for p in plan.protocols])
 
 
+SHARED_MIN = 4096     # element texts longer than this are hashed once, not once per set
+
+
 def digests(plan, lines):
     """(digest, policy digest) of a body. The policy digest covers all but the log
     rules: a change of logging alone blocks nothing new, so apply need not scan
     conntrack for flows to cut. The digest adds the log switch to it, which decides
-    the log rules: one pass of SHA-256 over megabytes of set elements, not two."""
+    the log rules: one pass of SHA-256 over megabytes of set elements, not two, and
+    an element text that three sets share is hashed once."""
     if plan.log:
         lines = [x for x in lines if not x.startswith(LOG_LINE)]
     pieces = [summary(plan)]
+    shared = {}         # id -> digest of an element text that several sets share
     for i, line in enumerate(lines):
         if i:
             pieces.append("\n")
+        if len(line) > SHARED_MIN:   # set elements: the same text object for each protocol
+            key = id(line)
+            if key not in shared:
+                shared[key] = "elements " + _digest_pieces([line])
+            line = shared[key]
         pieces.append(line)
     policy = _digest_pieces(pieces)
     return (digest(policy + " log") if plan.log else policy), policy

@@ -257,9 +257,7 @@ def _plain_clients(sections):
     IPv4 hosts and lowercase MACs as lists, an action, nothing else), are checked
     together, a few C-level scans per kind of value; if any of them is not valid,
     all are left to _client, which finds the first error in file order."""
-    rows = []
-    for section in sections:
-        rows.append(_plain_row(section))
+    rows = [_plain_row(section) for section in sections]
     plain = [r for r in rows if r is not None]
     macs = [m for r in plain for m in r[2]]
     ips = [a for r in plain for a in r[3]]
@@ -282,16 +280,18 @@ def _plain_clients(sections):
     n = [value[o] for o in octets]
     hosts = [Prefix(4, (a << 24) | (b << 16) | (c << 8) | d, 32, text) for a, b, c, d, text
              in zip(n[0::4], n[1::4], n[2::4], n[3::4], ips)]
+    every = list(PROTOCOLS)     # one list for all: nothing changes a client's protocols
     out = []
     at = 0
     for row in rows:
         if row is None:
             out.append(None)
             continue
-        label = row[0].label()
-        count = len(row[3])
-        out.append(Client(label, label if row[1] is None else row[1], list(row[2]),
-                          hosts[at:at + count], row[4], list(PROTOCOLS)))
+        section, name, macs, ips, action = row
+        label = section.label()
+        count = len(ips)
+        out.append(Client(label, label if name is None else name, list(macs),
+                          hosts[at:at + count], action, every))
         at += count
     return out
 

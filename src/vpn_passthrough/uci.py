@@ -45,7 +45,7 @@ class Section:
 
     def set(self, option, value):
         if option not in self.values:
-            self.order.append(option)
+            self.order = self.order + [option]  # a new list: sections may share one
         self.values[option] = value
 
     def add_list(self, option, value):
@@ -284,20 +284,6 @@ for _full in ("package", "config", "option", "list"):
     KEYWORDS[_full] = KEYWORDS[_full[0]] = _full   # libuci takes the first letter too
 
 
-def _option_head(text):
-    """('option' | 'list', name) when text is the head of uci commit's own line
-    shape, `<tab>option name '`; else False. Within the quotes all is literal, and
-    a keyword and a valid name leave no room for an escape or a comment."""
-    if text[-1:] not in (" ", "\t"):
-        return False
-    words = _words(text)
-    if len(words) != 2 or KEYWORDS.get(words[0]) not in ("option", "list"):
-        return False
-    if not valid_name(words[1]):
-        return False
-    return KEYWORDS[words[0]], words[1]
-
-
 class _Builder:
     """Sections from commands, with libuci's checks and its merging of named sections."""
 
@@ -365,13 +351,81 @@ class _Builder:
         return self.current
 
 
-def _config_line(line):
-    """The type when the line is just `config TYPE` (an anonymous section), else
-    False; a valid type leaves no room for an escape or a comment."""
-    words = _words(line)
-    if len(words) != 2 or KEYWORDS.get(words[0]) != "config" or not valid_type(words[1]):
+SLOT = "\"'\""   # stands for a value: "'" is a token no real one in a plain file can be
+
+
+def _block_program(gaps):
+    """How to build a section from a `config` block whose quoted values are cut out,
+    leaving `gaps`: (type, named, [(option, is_list)], names, list names, each name
+    once?), read once by the full tokenizer with a placeholder for each value. False
+    unless the block is uci commit's shape: `config TYPE ['name']`, then one
+    `option|list NAME 'value'` per line."""
+    try:
+        commands = [t for _, t in _Lexer("config " + SLOT.join(gaps), "").commands()]
+    except UciError:
         return False
-    return words[1]
+    head = commands[0] if commands else []
+    named = head[2:] == ["'"]
+    if len(head) != 2 + named or not valid_type(head[1]):
+        return False
+    options = []        # every token is checked: a value glued to a word shows as "x'"
+    for tokens in commands[1:]:
+        if (len(tokens) != 3 or tokens[2] != "'" or not valid_name(tokens[1])
+                or KEYWORDS.get(tokens[0]) not in ("option", "list")):
+            return False
+        options.append((tokens[1], KEYWORDS[tokens[0]] == "list"))
+    names = [o for o, _ in options]
+    lists = [o for o, is_list in options if is_list]
+    return head[1], named, options, names, lists, len(set(names)) == len(names)
+
+
+def _parse_blocks(text, path):
+    """parse() for a file in uci commit's layout: `config` blocks cut apart and their
+    quoted values taken out at C speed; each shape of block is read once by the full
+    tokenizer (_block_program). None where anything else shows: a comment, an escape,
+    a block of another shape, a line that may be too long. The lexer then reads it."""
+    if _has_special(text):
+        return None
+    blocks = ("\n" + text).split("\nconfig ")
+    if len(blocks) < 2 or _words(blocks[0]):
+        return None
+    builder = _Builder(path)
+    programs = {}
+    line = blocks[0].count("\n") + 1
+    for i in range(1, len(blocks)):
+        block = blocks[i]
+        parts = block.split("'")
+        if len(block) >= MAX_LINE or not len(parts) % 2:
+            return None                   # a long line maybe; a quote left open or cut
+        gaps = tuple(parts[0::2])
+        program = programs.get(gaps)
+        if program is None:
+            program = programs[gaps] = _block_program(gaps)
+        if not program:
+            return None
+        stype, named, options, names, lists, unique = program
+        values = parts[1::2]
+        try:
+            if named:
+                builder.config(line, [stype, values.pop(0)])
+                section = builder.current
+            else:
+                section = builder.anonymous(stype, line)
+        except UciError:
+            return None                   # the lexer reports it, in file order
+        line += block.count("\n") + 1
+        if unique and not section.order:  # each option once: no merging to do
+            section.values = mapping = dict(zip(names, values))
+            section.order = names         # shared by the sections of this shape
+            for option in lists:
+                mapping[option] = [mapping[option]]
+            continue
+        for (option, is_list), value in zip(options, values):
+            if is_list:
+                section.add_list(option, value)
+            else:
+                section.set(option, value)
+    return builder.sections
 
 
 def parse(text, path=""):
@@ -381,47 +435,16 @@ def parse(text, path=""):
     refuse the file. A named section that appears twice is merged, as libuci
     does; `duplicates(sections)` reports it for callers that forbid it.
 
-    The lines uci commit writes, `config TYPE` and `<tab>option name 'value'`,
-    are recognised by a cache of their checked heads (a file repeats a few
-    thousands of times); every other line goes through the full tokenizer.
+    A file as uci commit writes it is read a block at a time (_parse_blocks);
+    any other goes through the full tokenizer, line by line.
     """
+    sections = _parse_blocks(text, path)
+    if sections is not None:
+        return sections
     lexer = _Lexer(text, path)
     builder = _Builder(path)
-    lines = lexer.lines
-    heads = {}          # line head -> _option_head(head)
-    types = {}          # whole line -> _config_line(line)
-    current = None
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        parts = line.split("'")
-        if len(parts) == 3 and parts[2] == "" and current is not None:
-            head = heads.get(parts[0])
-            if head is None:
-                head = heads[parts[0]] = _option_head(parts[0])
-            if head and len(line) < MAX_LINE:
-                i += 1
-                if head[0] == "list":
-                    current.add_list(head[1], parts[1])
-                else:
-                    current.set(head[1], parts[1])
-                continue
-        elif len(parts) == 1:
-            if not line:
-                i += 1
-                continue
-            stype = types.get(line)
-            if stype is None:
-                stype = types[line] = _config_line(line)
-            if stype and len(line) < MAX_LINE:
-                i += 1
-                current = builder.anonymous(stype, i)
-                continue
-        lexer.n = i
-        for number, tokens in lexer.line_commands():
-            builder.command(number, tokens)
-        i = lexer.n
-        current = builder.current
+    for number, tokens in lexer.commands():
+        builder.command(number, tokens)
     return builder.sections
 
 
