@@ -281,19 +281,17 @@ def _plain_clients(sections):
     hosts = [Prefix(4, (a << 24) | (b << 16) | (c << 8) | d, 32, text) for a, b, c, d, text
              in zip(n[0::4], n[1::4], n[2::4], n[3::4], ips)]
     every = list(PROTOCOLS)     # one list for all: nothing changes a client's protocols
-    out = []
-    at = 0
-    for row in rows:
-        if row is None:
-            out.append(None)
-            continue
-        section, name, macs, ips, action = row
-        label = section.label()
-        count = len(ips)
-        out.append(Client(label, label if name is None else name, list(macs),
-                          hosts[at:at + count], action, every))
-        at += count
-    return out
+    if len(hosts) == len(plain):    # one address each, the common case: no slicing
+        hosts = [[h] for h in hosts]
+    else:
+        ends = [0]
+        for r in plain:
+            ends.append(ends[-1] + len(r[3]))
+        hosts = [hosts[a:b] for a, b in zip(ends, ends[1:])]
+    clients = iter([Client(section.label(), section.label() if name is None else name,
+                           list(macs), prefixes, action, every)
+                    for (section, name, macs, _, action), prefixes in zip(plain, hosts)])
+    return [None if row is None else next(clients) for row in rows]
 
 
 def _plain_row(section):
