@@ -386,14 +386,17 @@ def _parse_blocks(text, path):
     a block of another shape, a line that may be too long. The lexer then reads it."""
     if _has_special(text):
         return None
-    blocks = ("\n" + text).split("\nconfig ")
-    if len(blocks) < 2 or _words(blocks[0]):
+    blocks = text.split("\nconfig ")
+    if blocks[0].startswith("config "):
+        blocks[0] = blocks[0][len("config "):]
+        line = 1
+    elif _words(blocks[0]) or len(blocks) < 2:
         return None
+    else:                                 # blank lines before the first section
+        line = blocks.pop(0).count("\n") + 2
     builder = _Builder(path)
     programs = {}
-    line = blocks[0].count("\n") + 1
-    for i in range(1, len(blocks)):
-        block = blocks[i]
+    for block in blocks:
         parts = block.split("'")
         if len(block) >= MAX_LINE or not len(parts) % 2:
             return None                   # a long line maybe; a quote left open or cut
