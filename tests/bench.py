@@ -916,6 +916,10 @@ def explanations(results):
             out.append("**Rule evaluations for a %s packet grow or were not traced**: %s."
                        % (plabel, vals))
     ip = results.get("iperf", {})
+    tcp = [t["packets"].get(TRACE_PACKETS[0][0]) for t in trace]
+    path = ("%s rule evaluations traced above (chains %s)"
+            % (tcp[0]["evaluations"], " → ".join(tcp[0]["chains"])) if tcp and tcp[0] else
+            "rule evaluations traced above")
     for v in ip.get("variants", []):
         if v["ratio"] >= GOAL_THROUGHPUT:
             continue
@@ -929,11 +933,10 @@ def explanations(results):
                       "The confidence interval reaches the goal: the segment rates on this "
                       "shared 2-CPU machine scatter too widely for a 2 % margin, so this run "
                       "can neither show nor rule out the goal; the per-packet work is the "
-                      "constant 3 rule evaluations traced above." if noise else
+                      "constant " + path + "." if noise else
                       "Even the upper end of the confidence interval is below the goal: with "
                       "the table on the packet path the router forwarded measurably less in "
-                      "this run; a non-VPN TCP packet pays the 3 rule evaluations traced above "
-                      "(forward vmap, vpn_tcp port check, PPTP helper rule in prerouting)."))
+                      "this run; a non-VPN TCP packet pays the " + path + "."))
     if "error" in ip:
         out.append("**Throughput not measured**: " + ip["error"])
     mem = results.get("memory", {})

@@ -42,8 +42,11 @@ def test_mixed_config_matches_the_reviewed_ruleset():
 
 def test_default_ruleset_shape():
     text = ruleset.render(build(""))
-    assert "ct helper pptp {" in text and 'ct helper set "pptp"' in text
-    assert "priority filter;" in text            # helper after conntrack, not at raw
+    assert "ct helper pptp {" in text
+    # assigned where PPTP passes, in forward (after the conntrack lookup, before the entry
+    # is confirmed), not in a hook of its own that every packet would pay for
+    assert text.split("chain pptp_pass {")[1].split("}")[0].count('ct helper set "pptp"') == 1
+    assert text.count("ct helper set") == 1 and text.count(" hook ") == 1
     assert "set pptp_" not in text                # no client sets without clients
     assert "goto pptp_block" not in text
     assert text.count("goto pptp_pass") == 1

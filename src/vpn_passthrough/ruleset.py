@@ -6,14 +6,14 @@ touches no other table. The table comment carries a digest of the rules so
 an unchanged apply can be recognised without keeping state files.
 """
 
-from .plan import TABLE, FAMILY, TRAFFIC, KINDS, entries
+from .plan import TABLE, FAMILY, TRAFFIC, KINDS, HELPERS, entries
 
 # Filter priority -5: after conntrack and NAT prerouting, just before fw4's
 # forward chain (priority filter), so our counters see what fw4 would drop too.
+# The helper is assigned here as well, on the way out of the pass chain: after the
+# conntrack lookup and before the new entry is confirmed (postrouting), and only
+# for connections that pass. No other hook: other packets pay nothing more.
 FORWARD_PRIORITY = "filter - 5"
-# Helper assignment must run after the conntrack lookup (-200) and before the
-# entry is confirmed; fw4 uses prerouting at filter priority as well.
-HELPER_PRIORITY = "filter"
 LOG_RATE = "limit rate 10/minute burst 5 packets"
 LOG_PREFIX = "vpn-passthrough: block "
 LOG_LINE = "\t\t" + LOG_RATE + " log "
@@ -172,21 +172,17 @@ def _body(plan):
             lines.append("\t\tgoto " + name + '_block comment "switch off"')
         lines.append("\t}")
         lines.append("\tchain " + name + "_pass {")
+        if proto.helper == "assign":
+            _, l4, port = HELPERS[name]
+            lines.append("\t\tmeta nfproto ipv4 " + l4 + " dport " + str(port) + " ct state new"
+                         ' ct helper set "' + name + '" comment "' + name
+                         + ': assign the conntrack helper"')
         lines.append('\t\tcounter name "' + name + '_passed" accept')
         lines.append("\t}")
         lines.append("\tchain " + name + "_block {")
         if plan.log:
             lines.append("\t\t" + LOG_RATE + ' log prefix "' + LOG_PREFIX + name + ': " level info')
         lines.append('\t\tcounter name "' + name + '_blocked" drop')
-        lines.append("\t}")
-    helpers = plan.helpers()
-    if helpers:
-        lines.append("\tchain helper {")
-        lines.append("\t\ttype filter hook prerouting priority " + HELPER_PRIORITY + "; policy accept;")
-        for proto in helpers:
-            lines.append("\t\tiifname @lan_devices meta nfproto ipv4 tcp dport 1723 ct state new"
-                         ' ct helper set "' + proto.name + '" comment "' + proto.name
-                         + ': assign the conntrack helper"')
         lines.append("\t}")
     return lines
 
