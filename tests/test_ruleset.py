@@ -5,7 +5,7 @@ import os
 import pytest
 
 from conftest import in_ns
-from vpn_passthrough import plan, ruleset, settings
+from vpn_passthrough import netaddr, plan, ruleset, settings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -146,3 +146,41 @@ def test_kernel_accepts_ten_thousand_clients(netns):
     assert r.returncode == 0, r.stderr[:500]
     listing = in_ns(netns, ["nft", "list", "set", "inet", "vpn_passthrough", "l2tp_block_ipv4"])
     assert listing.stdout.count("comment") == 10000
+
+
+from hypothesis import given, settings as hsettings, strategies as st  # noqa: E402
+
+HOSTS = ["192.168.1.10", "192.168.1.23", "192.168.1.200", "10.0.0.1", "fd00::1", "fd00::8001"]
+PREFIXES = HOSTS + ["192.168.1.0/24", "192.168.1.128/25", "10.0.0.0/8", "fd00::/64",
+                    "fd00::8000/113"]
+MACS = ["aa:bb:cc:dd:ee:01", "aa:bb:cc:dd:ee:02", "aa:bb:cc:dd:ee:03"]
+
+
+def _client(i, macs, prefixes, action, protocols):
+    return settings.Client("@client[%d]" % i, "c%d" % i, macs,
+                           [netaddr.parse_prefix(x) for x in prefixes], action,
+                           [p for p in settings.PROTOCOLS if p in protocols])
+
+
+CLIENTS = st.lists(st.tuples(st.lists(st.sampled_from(MACS), max_size=2, unique=True),
+                             st.lists(st.sampled_from(PREFIXES), max_size=3, unique=True),
+                             st.sampled_from(["block", "allow"]),
+                             st.sets(st.sampled_from(settings.PROTOCOLS), min_size=1)),
+                   max_size=6)
+
+
+@hsettings(max_examples=1500, deadline=None)
+@given(CLIENTS, st.dictionaries(st.sampled_from(settings.PROTOCOLS), st.booleans()),
+       st.booleans(), st.sampled_from(settings.PROTOCOLS), st.sampled_from(HOSTS),
+       st.one_of(st.none(), st.sampled_from(MACS)))
+def test_blocker_index_agrees_with_blocks(clients, switches, ipv6, proto, host, mac):
+    """plan.Blocker (the index the flow cut uses) answers as plan.blocks, the
+    rule-order reference, for any clients, switches and host."""
+    s = settings.Settings()
+    s.clients = [_client(i, *c) for i, c in enumerate(clients)]
+    s.protocols.update(switches)
+    s.ipv6 = ipv6
+    p = plan.build(s, ["br-lan"], ["wan"], {"pptp": True})
+    family, address = netaddr.parse_address(host)
+    assert (plan.Blocker(p).blocks(proto, family, address, mac)
+            == plan.blocks(p, proto, family, address, mac))

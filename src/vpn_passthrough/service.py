@@ -167,6 +167,7 @@ class Service:
         if platform.which("conntrack") is None:
             return 0
         network = kernel.network_facts(p.lan_devices)
+        blocker = None              # indexed at the first flow that needs a verdict
         cut = 0
         for flow in flows.parse(kernel.conntrack_text()):
             name = flows.protocol(flow)
@@ -177,7 +178,8 @@ class Service:
                 continue
             if only is None:
                 key = netaddr.parse_address(ends[0])    # lan_client parsed it already
-                if not planner.blocks(p, name, key[0], key[1], network.neighbours.get(key)):
+                blocker = blocker or planner.Blocker(p)
+                if not blocker.blocks(name, key[0], key[1], network.neighbours.get(key)):
                     continue
             if kernel.conntrack_delete(flow):
                 cut += 1
