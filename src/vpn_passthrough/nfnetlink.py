@@ -25,6 +25,12 @@ FAMILIES = {"inet": 1, "ip": 2, "ip6": 10}
 ENOENT = 2
 
 
+def message(kind, flags, family, payload=b"", seq=1, res_id=0):
+    """A netlink message: nlmsghdr (host order), nfgenmsg (res_id in network order)."""
+    body = struct.pack("=BB", family, 0) + struct.pack("!H", res_id) + payload
+    return struct.pack("=IHHII", 16 + len(body), kind, flags, seq, 0) + body
+
+
 def _attr(kind, payload):
     pad = b"\0" * (-len(payload) % 4)
     return struct.pack("=HH", 4 + len(payload), kind) + payload + pad
@@ -58,10 +64,8 @@ def table_comment(family, name, timeout=2.0):
     """The comment of table `family name`: '' if it has none, None if there is no
     such table. Raises OSError (or ValueError on an answer it cannot read) when
     the kernel cannot be asked this way; the caller then asks nft."""
-    kind = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE
-    body = struct.pack("=BBH", FAMILIES[family], 0, 0) + _attr(NFTA_TABLE_NAME,
-                                                                name.encode() + b"\0")
-    request = struct.pack("=IHHII", 16 + len(body), kind, NLM_F_REQUEST, 1, 0) + body
+    request = message((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE, NLM_F_REQUEST,
+                      FAMILIES[family], _attr(NFTA_TABLE_NAME, name.encode() + b"\0"))
     sock = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW, NETLINK_NETFILTER)
     try:
         sock.settimeout(timeout)

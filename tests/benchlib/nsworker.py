@@ -236,32 +236,12 @@ def tx_bytes(device):
 
 # nf_tables over netlink, for the toggle mode: switching the dormant flag with `nft` costs a
 # process start (5 ms, and 0.4 s with a 10,000-client table when nft must echo), one
-# netlink message costs well under a millisecond. Attributes: header in host order,
-# integers in network order.
-NETLINK_NETFILTER = 12
-NFNL_SUBSYS_NFTABLES = 10
+# netlink message costs well under a millisecond. Messages and attributes are built by the
+# product's read-only nfnetlink module; what only this writer needs is here.
 NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END = 0x10, 0x11
-NFT_MSG_NEWTABLE, NFT_MSG_GETTABLE = 0, 1
-NLM_F_REQUEST, NLM_F_ACK = 1, 4
-NLMSG_ERROR = 2
-NFTA_TABLE_NAME, NFTA_TABLE_FLAGS, NFTA_TABLE_HANDLE = 1, 2, 4
+NLM_F_ACK = 4
+NFTA_TABLE_FLAGS, NFTA_TABLE_HANDLE = 2, 4
 NFT_TABLE_F_DORMANT = 1
-NFPROTO_INET = 1
-
-
-def _nla(kind, payload):
-    return struct.pack("=HH", 4 + len(payload), kind) + payload + b"\0" * (-len(payload) % 4)
-
-
-def _nlas(data):
-    out, off = {}, 0
-    while off + 4 <= len(data):
-        length, kind = struct.unpack_from("=HH", data, off)
-        if length < 4:
-            break
-        out[kind & 0x3fff] = data[off + 4:off + length]
-        off += (length + 3) & ~3
-    return out
 
 
 class Table:
@@ -270,37 +250,41 @@ class Table:
     dormant or 0 in one batch, the message `nft add table inet NAME { flags dormant; }` /
     `nft add table inet NAME` sends."""
 
-    def __init__(self, name=TABLE):
+    def __init__(self, src, name=TABLE):
+        sys.path.insert(0, src)
+        from vpn_passthrough import nfnetlink
+        self.nl = nfnetlink
+        self.family = nfnetlink.FAMILIES["inet"]
         self.name = name.encode() + b"\0"
-        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, nfnetlink.NETLINK_NETFILTER)
         self.sock.bind((0, 0))
         self.sock.settimeout(5)
         self.seq = 0
 
-    def _msg(self, seq, kind, flags, family, res_id, payload=b""):
-        body = struct.pack("=BB", family, 0) + struct.pack("!H", res_id) + payload
-        return struct.pack("=IHHII", 16 + len(body), kind, flags, seq, 0) + body
+    def _tables(self, msg):
+        return (self.nl.NFNL_SUBSYS_NFTABLES << 8) | msg
 
     def _answer(self, seq):
         data = self.sock.recv(65536)
         length, kind, _, got = struct.unpack_from("=IHHI", data, 0)
         if got != seq:
             raise SystemExit("toggle: netlink answer for request %d, not %d" % (got, seq))
-        if kind == NLMSG_ERROR:
+        if kind == self.nl.NLMSG_ERROR:
             error = -struct.unpack_from("=i", data, 16)[0]
             if error:
                 raise SystemExit("toggle: nf_tables refused: %s" % os.strerror(error))
             return None
-        return _nlas(data[20:length])
+        return self.nl._attrs(data[20:length])
 
     def state(self):
         """(flags, handle) of the table as the kernel has it now."""
+        nl = self.nl
         self.seq += 1
-        self.sock.send(self._msg(self.seq, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE,
-                                 NLM_F_REQUEST, NFPROTO_INET, 0,
-                                 _nla(NFTA_TABLE_NAME, self.name)))
+        self.sock.send(nl.message(self._tables(nl.NFT_MSG_GETTABLE), nl.NLM_F_REQUEST,
+                                  self.family, nl._attr(nl.NFTA_TABLE_NAME, self.name),
+                                  seq=self.seq))
         attrs = self._answer(self.seq)
-        if not attrs or attrs.get(NFTA_TABLE_NAME) != self.name:
+        if not attrs or attrs.get(nl.NFTA_TABLE_NAME) != self.name:
             raise SystemExit("toggle: no table inet %s" % self.name[:-1].decode())
         return (struct.unpack("!I", attrs[NFTA_TABLE_FLAGS])[0],
                 struct.unpack("!Q", attrs[NFTA_TABLE_HANDLE])[0])
@@ -308,15 +292,17 @@ class Table:
     def set_dormant(self, dormant):
         """One batch (begin, NEWTABLE with the flags, end); waits for the kernel's ACK of
         the NEWTABLE message, i.e. until the batch is committed."""
+        nl = self.nl
         self.seq += 3
         seq = self.seq
         flags = struct.pack("!I", NFT_TABLE_F_DORMANT if dormant else 0)
+        subsys = nl.NFNL_SUBSYS_NFTABLES
         self.sock.send(
-            self._msg(seq - 2, NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, 0, NFNL_SUBSYS_NFTABLES)
-            + self._msg(seq - 1, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE,
-                        NLM_F_REQUEST | NLM_F_ACK, NFPROTO_INET, 0,
-                        _nla(NFTA_TABLE_NAME, self.name) + _nla(NFTA_TABLE_FLAGS, flags))
-            + self._msg(seq, NFNL_MSG_BATCH_END, NLM_F_REQUEST, 0, NFNL_SUBSYS_NFTABLES))
+            nl.message(NFNL_MSG_BATCH_BEGIN, nl.NLM_F_REQUEST, 0, seq=seq - 2, res_id=subsys)
+            + nl.message(self._tables(nl.NFT_MSG_NEWTABLE), nl.NLM_F_REQUEST | NLM_F_ACK,
+                         self.family, nl._attr(nl.NFTA_TABLE_NAME, self.name)
+                         + nl._attr(NFTA_TABLE_FLAGS, flags), seq=seq - 1)
+            + nl.message(NFNL_MSG_BATCH_END, nl.NLM_F_REQUEST, 0, seq=seq, res_id=subsys))
         self._answer(seq - 1)
 
 
@@ -330,7 +316,7 @@ def mode_toggle(spec):
     and seconds are counted from the end of its own switch to the start of the next one."""
     seg, until, device = spec["segment"], spec["until"], spec["device"]
     kinds = abba(int((until - time.perf_counter()) / seg) // 2 + 1)
-    table = Table(spec.get("table", TABLE))
+    table = Table(spec["src"], spec.get("table", TABLE))
     flags, handle = table.state()
     if flags & NFT_TABLE_F_DORMANT:
         raise SystemExit("toggle: the table was dormant at the start")
