@@ -135,30 +135,14 @@ def blocks_any(plan):
     return False
 
 
-def blocks(plan, proto_name, family, address, mac):
-    """Would the plan block this LAN host for this protocol? (used to cut flows)
-
-    address: (family, int) of the host; mac: its MAC or None. Mirrors the
-    rules: a block entry wins, then an allow entry, then the switch. Uses the
-    clients' parsed addresses, not the rendered set elements.
-    """
-    if family == 6 and not plan.ipv6:
-        return False                # the table does not look at IPv6 at all
-    allowed = False
-    for client in plan.clients:
-        if proto_name not in client.protocols:
-            continue
-        if mac in client.macs or [p for p in client.prefixes if p.contains(family, address)]:
-            if client.action == "block":
-                return True
-            allowed = True
-    return not allowed and not plan.protocol(proto_name).on
-
-
 class Blocker:
-    """blocks() for many flows at once: the clients indexed once, by MAC and by single
-    address, so each flow costs a few lookups instead of a pass over every client
-    (7 ms a flow at 10,000 clients). Wider prefixes are few and are scanned."""
+    """Would the plan block a LAN host for a protocol? (used to cut flows)
+
+    Mirrors the rules: a block entry wins, then an allow entry, then the switch. Uses
+    the clients' parsed addresses, not the rendered set elements. The clients are
+    indexed once, by MAC and by single address, so each flow costs a few lookups, not
+    a pass over every client (7 ms a flow at 10,000 clients); wider prefixes are few
+    and are scanned."""
 
     def __init__(self, plan):
         self.plan = plan
@@ -174,7 +158,7 @@ class Blocker:
                     self.ranges.append(c)
 
     def blocks(self, proto_name, family, address, mac):
-        """The same answer as blocks(plan, ...)."""
+        """address: (family, int) of the host; mac: its MAC or None."""
         if family == 6 and not self.plan.ipv6:
             return False
         clients = self.exact.get((family, address), []) + self.exact.get(mac, [])

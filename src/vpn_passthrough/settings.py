@@ -288,9 +288,10 @@ def _plain_clients(sections):
         for r in plain:
             ends.append(ends[-1] + len(r[3]))
         hosts = [hosts[a:b] for a, b in zip(ends, ends[1:])]
-    clients = iter([Client(section.label(), section.label() if name is None else name,
-                           list(macs), prefixes, action, every)
-                    for (section, name, macs, _, action), prefixes in zip(plain, hosts)])
+    labels = [r[0].label() for r in plain]
+    clients = iter([Client(label, label if name is None else name, list(macs), prefixes,
+                           action, every)
+                    for label, (_, name, macs, _, action), prefixes in zip(labels, plain, hosts)])
     return [None if row is None else next(clients) for row in rows]
 
 

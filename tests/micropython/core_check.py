@@ -526,10 +526,10 @@ def check_zones():
         out("bad device -> ERROR " + e.field + ": " + e.message)
 
 
-# ---------------------------------------------------------------- plan.blocks
+# ---------------------------------------------------------------- plan.Blocker
 
 def check_blocks():
-    out("== plan.blocks")
+    out("== plan.Blocker")
     s = settings.parse("""
 config protocol 'pptp'
 	option enabled '0'
@@ -551,8 +551,8 @@ config client 'boss'
                               ("fd00::5", None), ("fd00::1:5", None)):
                 counts["cases"] += 1
                 family, n = netaddr.parse_address(addr)
-                out("blocks ipv6=%s %s %s %s -> %s, indexed %s" % (
-                    show(ipv6), proto, addr, show(mac), show(plan.blocks(p, proto, family, n, mac)),
+                out("blocks ipv6=%s %s %s %s -> %s" % (
+                    show(ipv6), proto, addr, show(mac),
                     show(plan.Blocker(p).blocks(proto, family, n, mac))))
     out("render_delete " + show(ruleset.render_delete()))
     for t in ("", "a", "vpn-passthrough", "\u00e9t\u00e9 \u2713"):
