@@ -89,6 +89,17 @@ def test_non_vpn_traffic_pays_the_same_rules_at_any_client_count():
     assert big.count("\n\t\tip saddr @pptp_block_ipv4") == 1   # one lookup, not one rule each
 
 
+def test_the_hook_chain_holds_only_cheap_protocol_and_port_tests():
+    # every forwarded packet crosses it: no ifname (16-byte) lookups there, and every
+    # VPN port and protocol leads on to the exact check
+    text = ruleset.render(build(""))
+    chain = text.split("chain forward {")[1].split("\n\t}")[0]
+    assert "ifname" not in chain and "saddr" not in chain
+    assert "th dport { 500, 1701, 1723, 4500 } goto lan_to_wan" in chain
+    assert "meta l4proto { gre, esp, ah } goto lan_to_wan" in chain
+    assert "iifname @lan_devices oifname @wan_devices" in text.split("chain lan_to_wan {")[1]
+
+
 def test_digest_follows_content_and_is_read_back():
     a, b = ruleset.render(build("")), ruleset.render(build("config protocol l2tp\n option enabled 0\n"))
     da, states = ruleset.read_comment(a)
