@@ -315,6 +315,9 @@ def mode_toggle(spec):
     table's flags, which must be the asked ones on the same table handle. A segment's bytes
     and seconds are counted from the end of its own switch to the start of the next one."""
     seg, until, device = spec["segment"], spec["until"], spec["device"]
+    avoid = spec.get("avoid_cpu")
+    if avoid is not None and hasattr(os, "sched_setaffinity"):   # off the stream's CPU
+        os.sched_setaffinity(0, set(range(os.cpu_count())) - set([avoid]))
     kinds = abba(int((until - time.perf_counter()) / seg) // 2 + 1)
     table = Table(spec["src"], spec.get("table", TABLE))
     flags, handle = table.state()
