@@ -19,7 +19,8 @@ wan0 and a masquerading fw4 stand-in -> wan); no packet leaves those namespaces.
    at raw priority) and counted against the chains' rule lists.
 3. data plane: one iperf3 TCP stream lan1 -> wan through the router per variant (defaults;
    10,000 clients), the loaded table switched active / dormant (= no table for packets)
-   every 0.1 s, A D D A ...; rates from wan0's byte counters, ratio per adjacent pair.
+   every 0.05 s, A D D A ...; rates from wan0's byte counters, ratio per adjacent pair;
+   first an A/A control (a hookless table switched the same way) checks the method.
 4. memory: VmRSS of the resident service (`vpn-passthrough serve`, python3-ubus stand-in)
    idle after serving calls, against a bare interpreter sleeping; MicroPython's heap
    figure for the pure core.
@@ -59,6 +60,7 @@ GOAL_APPLY = 1.2
 GOAL_THROUGHPUT = 0.98
 GOAL_RSS = 1.3
 GOAL_IPK = 40 * 1024
+STREAMS = {1: "one", 2: "two"}
 T0 = time.time()
 
 
@@ -549,6 +551,46 @@ def iperf_pairs(segments, skip):
     return out
 
 
+def _iperf_stream(b, sender, name, clients, seconds, seg, skip, pin):
+    """One stream of one variant: load its table, check both states, run iperf3 while the
+    worker switches the table, check again. Returns the segments' pairs and what else is
+    reported."""
+    lab = b.lab
+    control = clients is None
+    table = CONTROL if control else TABLE
+    if control:
+        lab.nft(CONTROL_TEXT)
+    else:
+        b.load(clients)
+    time.sleep(1.0)             # let the kernel finish freeing the old table
+    probe = check_states(b, sender, name + ", before", table)
+    # the worker switches until shortly before the stream ends (perf_counter is
+    # CLOCK_MONOTONIC, one clock for this process and the worker)
+    until = time.perf_counter() + seconds - IPERF_MARGIN
+    client = lab.popen("lan1", ["iperf3", "-c", lab.server_v4, "-t", str(seconds), "-J"]
+                       + (["-A", IPERF_CPU + "," + IPERF_CPU] if pin else []))
+    try:
+        r = b.worker("toggle", clients or 0, 0, name, timeout=seconds + 60,
+                     extra={"segment": seg, "until": until, "device": "wan0", "table": table,
+                            "avoid_cpu": int(IPERF_CPU) if pin else None})
+        stdout, stderr = client.communicate(timeout=seconds + 30)
+    finally:
+        if client.poll() is None:
+            os.killpg(client.pid, signal.SIGTERM)
+            client.wait(timeout=10)
+    try:
+        stream = json.loads(stdout)["end"]["sum_received"]["bits_per_second"]
+    except (ValueError, KeyError):
+        raise SystemExit("iperf3 failed: " + stdout[-500:] + stderr[-500:])
+    probe_after = check_states(b, sender, name + ", after", table)
+    if control:
+        lab.nft("delete table inet %s\n" % CONTROL)
+    segs = r["segments"]
+    return {"pairs": iperf_pairs(segs, skip), "segments": len(segs), "stream": stream,
+            "switch": [x["switch"] for x in segs[skip:]],
+            "switches": sum(x["switched"] for x in segs), "probe": [probe, probe_after]}
+
+
 def bench_iperf(b, results):
     lab = b.lab
     if not ensure_iperf3():
@@ -559,10 +601,13 @@ def bench_iperf(b, results):
     skip = int(round(IPERF_RAMP / seg))
     skip += skip % 2                                         # ramp-up, an even number
     npairs = int((seconds - IPERF_MARGIN) / seg - skip - 1) // 4 * 2    # about
-    plan = [("A/A control (a table with no hook)", None), ("defaults", 0),
-            ("10,000 clients", 10000)]
-    say("data plane: iperf3, one %d s stream per variant, table active/dormant every %.2f s "
-        "(~%d pairs after %.0f s ramp-up)" % (seconds, seg, npairs, skip * seg))
+    variants = [("A/A control (a table with no hook)", None), ("defaults", 0),
+                ("10,000 clients", 10000)]
+    # every variant twice, in the order A B C C B A: a slow drift of the machine over the
+    # minutes of this part then weighs on each variant alike
+    order = variants if b.quick else variants + variants[::-1]
+    say("data plane: iperf3, %d streams of %d s, table active/dormant every %.2f s "
+        "(~%d pairs each after %.0f s ramp-up)" % (len(order), seconds, seg, npairs, skip * seg))
     sender = os.path.join(b.dir, "sender.py")
     with open(sender, "w") as f:
         f.write(SENDER)
@@ -571,64 +616,42 @@ def bench_iperf(b, results):
                        + (["-A", IPERF_CPU] if pin else []))
     time.sleep(0.5)
     out = {"seconds": seconds, "segment": seg, "ramp": skip * seg, "variants": [],
-           "pinned": pin}
+           "pinned": pin, "streams": len(order) // len(variants)}
+    runs = dict((name, []) for name, _ in variants)
     try:
-        for name, clients in plan:
-            control = clients is None
-            table = CONTROL if control else TABLE
-            if control:
-                lab.nft(CONTROL_TEXT)
-            else:
-                b.load(clients)
-            time.sleep(1.0)             # let the kernel finish freeing the old table
-            probe = check_states(b, sender, name + ", before", table)
-            # the worker switches until shortly before the stream ends (perf_counter is
-            # CLOCK_MONOTONIC, one clock for this process and the worker)
-            until = time.perf_counter() + seconds - IPERF_MARGIN
-            client = lab.popen("lan1", ["iperf3", "-c", lab.server_v4, "-t", str(seconds),
-                                        "-J"] + (["-A", IPERF_CPU + "," + IPERF_CPU] if pin else []))
-            try:
-                r = b.worker("toggle", clients or 0, 0, name, timeout=seconds + 60,
-                             extra={"segment": seg, "until": until, "device": "wan0",
-                                    "table": table, "avoid_cpu": int(IPERF_CPU) if pin else None})
-                stdout, stderr = client.communicate(timeout=seconds + 30)
-            finally:
-                if client.poll() is None:
-                    os.killpg(client.pid, signal.SIGTERM)
-                    client.wait(timeout=10)
-            try:
-                stream = json.loads(stdout)["end"]["sum_received"]["bits_per_second"]
-            except (ValueError, KeyError):
-                raise SystemExit("iperf3 failed: " + stdout[-500:] + stderr[-500:])
-            probe_after = check_states(b, sender, name + ", after", table)
-            if control:
-                lab.nft("delete table inet %s\n" % CONTROL)
-            segs = r["segments"]
-            pairs = iperf_pairs(segs, skip)
-            with_table = [a for a, _ in pairs]
-            without = [d for _, d in pairs]
-            ratios = [a / d if d else float("inf") for a, d in pairs]
-            v = {"name": name, "control": control, "pairs": len(pairs), "with": with_table, "without": without,
-                 "ratios": ratios, "ratio": median(ratios),
-                 "q1": quantile(ratios, 0.25), "q3": quantile(ratios, 0.75),
-                 "median_with": median(with_table), "median_without": median(without),
-                 "ci": median_ci(ratios), "segments": len(segs), "stream": stream,
-                 "switch": median([s["switch"] for s in segs[skip:]]),
-                 "switches": sum(s["switched"] for s in segs),
-                 "probe": [probe, probe_after]}
-            out["variants"].append(v)
-            say("  -> %s: active %.2f vs dormant %.2f Gbit/s, median pair ratio %.3f "
-                "(quartiles %.3f - %.3f, 95%% CI %.3f - %.3f with r %.2f, %d pairs); stream "
-                "%.2f Gbit/s (iperf3); switch %.2f ms"
-                % (name, v["median_with"] / 1e9, v["median_without"] / 1e9, v["ratio"], v["q1"],
-                   v["q3"], v["ci"][0], v["ci"][1], v["ci"][2], v["pairs"], stream / 1e9,
-                   1000 * v["switch"]))
+        for name, clients in order:
+            one = _iperf_stream(b, sender, name, clients, seconds, seg, skip, pin)
+            runs[name].append(one)
+            ratios = [a / d for a, d in one["pairs"]]
+            say("  -> %s, stream %d: median pair ratio %.3f (%d pairs); stream %.2f Gbit/s"
+                % (name, len(runs[name]), median(ratios), len(ratios), one["stream"] / 1e9))
     finally:
         b.load(None)
         lab.run("router", ["nft", "delete", "table", "inet", CONTROL], check=False)
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=10)
+    for name, clients in variants:
+        pairs = [p for one in runs[name] for p in one["pairs"]]
+        with_table = [a for a, _ in pairs]
+        without = [d for _, d in pairs]
+        ratios = [a / d if d else float("inf") for a, d in pairs]
+        v = {"name": name, "control": clients is None, "pairs": len(pairs),
+             "with": with_table, "without": without, "ratios": ratios, "ratio": median(ratios),
+             "q1": quantile(ratios, 0.25), "q3": quantile(ratios, 0.75),
+             "median_with": median(with_table), "median_without": median(without),
+             "ci": median_ci(ratios), "segments": sum(one["segments"] for one in runs[name]),
+             "stream": median([one["stream"] for one in runs[name]]),
+             "per_stream": [median([a / d for a, d in one["pairs"]]) for one in runs[name]],
+             "switch": median([x for one in runs[name] for x in one["switch"]]),
+             "switches": sum(one["switches"] for one in runs[name]),
+             "probe": [pr for one in runs[name] for pr in one["probe"]]}
+        out["variants"].append(v)
+        say("  -> %s: active %.2f vs dormant %.2f Gbit/s, median pair ratio %.3f "
+            "(quartiles %.3f - %.3f, 95%% CI %.3f - %.3f with r %.2f, %d pairs; per stream %s)"
+            % (name, v["median_with"] / 1e9, v["median_without"] / 1e9, v["ratio"], v["q1"],
+               v["q3"], v["ci"][0], v["ci"][1], v["ci"][2], v["pairs"],
+               ", ".join("%.3f" % x for x in v["per_stream"])))
     results["iperf"] = out
 
 
@@ -811,11 +834,15 @@ def report(results, elapsed):
         add("| 3 | TCP throughput | not measured: %s | | ≥ %.2f: **MISSED** |"
             % (ip["error"], GOAL_THROUGHPUT))
     for v in ip.get("variants", []):
-        add("| 3 | TCP throughput lan1 → wan, %s: table active vs dormant (= no table), one "
-            "%d s stream switched every %.2f s, %d pairs | %.2f vs %.2f Gbit/s; pair ratios: "
-            "quartiles %.3f – %.3f; 95 %% CI of the median %.3f – %.3f | %.3f | %s |"
-            % (v["name"], ip["seconds"], ip["segment"], v["pairs"], v["median_with"] / 1e9,
+        add("| 3 | TCP throughput lan1 → wan, %s: table active vs dormant (= no table), %s "
+            "%d s stream%s switched every %.2f s, %d pairs | %.2f vs %.2f Gbit/s; pair ratios: "
+            "quartiles %.3f – %.3f; 95 %% CI of the median %.3f – %.3f; per stream %s | %.3f "
+            "| %s |"
+            % (v["name"], STREAMS.get(ip.get("streams", 1), ip.get("streams")), ip["seconds"],
+               "s" if ip.get("streams", 1) > 1 else "", ip["segment"], v["pairs"],
+               v["median_with"] / 1e9,
                v["median_without"] / 1e9, v["q1"], v["q3"], v["ci"][0], v["ci"][1],
+               ", ".join("%.3f" % x for x in v.get("per_stream", ())),
                v["ratio"], "(method check: no cost, 1 expected)" if v.get("control") else
                "≥ %.2f: %s" % (GOAL_THROUGHPUT, verdict(v["ratio"] >= GOAL_THROUGHPUT))))
     mem = results.get("memory", {})
@@ -944,6 +971,11 @@ def explanations(results):
     path = ("%s rule evaluations traced above (chains %s)"
             % (tcp[0]["evaluations"], " → ".join(tcp[0]["chains"])) if tcp and tcp[0] else
             "rule evaluations traced above")
+    control = [v for v in ip.get("variants", []) if v.get("control")]
+    check = (" The A/A control, switched the same way with no hook, read %.3f (95 %% "
+             "interval %.3f – %.3f): the method's own scatter in this run."
+             % (control[0]["ratio"], control[0]["ci"][0], control[0]["ci"][1])
+             if control else "")
     for v in ip.get("variants", []):
         if v["ratio"] >= GOAL_THROUGHPUT or v.get("control"):
             continue
@@ -960,7 +992,7 @@ def explanations(results):
                       "constant " + path + "." if noise else
                       "Even the upper end of the confidence interval is below the goal: with "
                       "the table on the packet path the router forwarded measurably less in "
-                      "this run; a non-VPN TCP packet pays the " + path + "."))
+                      "this run; a non-VPN TCP packet pays the " + path + ".") + check)
     if "error" in ip:
         out.append("**Throughput not measured**: " + ip["error"])
     mem = results.get("memory", {})
@@ -1077,9 +1109,11 @@ def write_markdown(path, results, table, why, elapsed, argv):
         "from `nft -a -t list table`); summed per packet. The TCP packet is the SYN.")
     if ip and "error" not in ip:
         switch = median([v["switch"] for v in ip["variants"]])
-        add("3. **Data plane.** `iperf3 -s` in wan, `iperf3 -c %s -t %d` in lan1: per variant "
-            "ONE TCP stream lan1 → wan, masqueraded by the router. The variant's table is "
-            "loaded once (`nft -f` of the rendered ruleset) and, during that one stream, "
+        add("3. **Data plane.** `iperf3 -s` in wan, `iperf3 -c %s -t %d` in lan1: each stream "
+            "is ONE TCP connection lan1 → wan, masqueraded by the router; each variant gets "
+            "%s, the variants run in the order A B C C B A (so a slow drift of the machine "
+            "weighs on each alike) and their pairs are pooled. The variant's table is "
+            "loaded (`nft -f` of the rendered ruleset) and, during the stream, "
             "switched between *active* and *dormant* every %.2f s in the order A D D A A D D "
             "A …, so each state follows the other equally often. Dormant is the table flag "
             "(`nft add table inet vpn_passthrough { flags dormant; }`; `nft add table inet "
@@ -1111,7 +1145,8 @@ def write_markdown(path, results, table, why, elapsed, argv):
             "of a table with no chains (`inet %s`), so no hook, while our table is not "
             "loaded: both of its states are the same for packets, its ratio should be 1 "
             "within its interval, and any bias of the method shows there."
-            % ("198.51.100.2", ip["seconds"], ip["segment"], 1000 * switch, ip["ramp"],
+            % ("198.51.100.2", ip["seconds"],
+               "two streams" if ip.get("streams", 1) > 1 else "one stream (--quick)", ip["segment"], 1000 * switch, ip["ramp"],
                "Both iperf3 ends run on CPU %s (`-A %s,%s`; the router's forwarding runs in "
                "softirq on the sending CPU, so there too), the switching worker on the other "
                "CPU: with the ends on both CPUs the segment rates scattered about twice as "
@@ -1169,13 +1204,13 @@ def write_markdown(path, results, table, why, elapsed, argv):
     for v in ip.get("variants", []):
         add("* iperf3, %s: %d segments of %.2f s, %d pairs; deciles (min, 10 %%, …, max) of "
             "the segment rates, active: %s; dormant: %s Gbit/s; of the pair ratios: %s; the "
-            "stream's own average (iperf3, both states) %.2f Gbit/s; L2TP probe counted by "
-            "the table active / dormant, before: %s, after: %s"
+            "streams' own average (iperf3, both states, median over streams) %.2f Gbit/s; "
+            "L2TP probe counted by the table active / dormant, before and after each stream: "
+            "%s"
             % (v["name"], v["segments"], ip["segment"], v["pairs"],
                _deciles(v["with"], 1e-9, "%.2f"), _deciles(v["without"], 1e-9, "%.2f"),
                _deciles(v["ratios"], 1, "%.3f"), v["stream"] / 1e9,
-               "%s / %s" % (v["probe"][0]["active"], v["probe"][0]["dormant"]),
-               "%s / %s" % (v["probe"][1]["active"], v["probe"][1]["dormant"])))
+               ", ".join("%s / %s" % (pr["active"], pr["dormant"]) for pr in v["probe"])))
     if mem and "error" not in mem:
         add("* VmRSS service: %s kB; bare: %s kB"
             % (", ".join(map(str, mem["service_all"])), ", ".join(map(str, mem["bare_all"]))))

@@ -4,6 +4,7 @@ uci parse, settings validation, plan, ruleset body, digest. Run by tests/bench.p
     python3 stages.py SRC CONFIG [REPEATS]   ->  JSON {stage: median seconds}
 """
 
+import gc
 import json
 import sys
 import time
@@ -12,6 +13,7 @@ import time
 def main(argv):
     src, config = argv[0], argv[1]
     repeats = int(argv[2]) if len(argv) > 2 else 3
+    gc.disable()        # as Service.apply does for the length of an apply
     sys.path.insert(0, src)
     from vpn_passthrough import plan, ruleset, settings, uci
     with open(config) as f:
