@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from vpn_passthrough import settings, zones, uci
+from vpn_passthrough import plan, ruleset, settings, zones, uci
 from vpn_passthrough.settings import SettingsError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -17,7 +17,7 @@ def test_default_file_gives_the_defaults():
     assert s.enabled and not s.log and s.ipv6
     assert s.lan_zones == ["lan"] and s.wan_zones == ["wan"]
     assert s.protocols == {"pptp": True, "l2tp": True, "ipsec": True}
-    assert s.clients == []
+    assert s.client_list() == []
 
 
 def test_missing_sections_and_options_mean_defaults():
@@ -30,7 +30,7 @@ def test_client_normalization():
     s = settings.parse("config client\n option name 'Tab'\n list mac 'AA-BB-CC-DD-EE-FF'\n"
                        " list ip '10.0.0.77/24'\n list ip 'FD00:0:0::1'\n option action allow\n"
                        " list protocol ipsec\n list protocol pptp\n")
-    c = s.clients[0]
+    c = s.client_list()[0]
     assert c.macs == ["aa:bb:cc:dd:ee:ff"]
     assert [str(p) for p in c.prefixes] == ["10.0.0.0/24", "fd00::1"]
     assert c.action == "allow" and c.protocols == ["pptp", "ipsec"]
@@ -86,12 +86,12 @@ def test_bad_values_name_the_field(text, field, words):
 def test_block_and_allow_may_overlap():
     s = settings.parse("config client\n list ip '10.0.0.0/24'\n option action allow\n"
                        "config client\n list ip '10.0.0.9'\n option action block\n")
-    assert len(s.clients) == 2
+    assert len(s.client_list()) == 2
 
 
 def test_disabled_client_is_ignored():
     s = settings.parse("config client\n list ip '10.0.0.1'\n option enabled '0'\n")
-    assert s.clients == []
+    assert s.client_list() == []
 
 
 FIREWALL = """
@@ -249,3 +249,88 @@ def test_bulk_check_leaves_doubtful_values_to_the_one_by_one_check(values):
         text += line % item
     sections = uci.parse(text)
     assert settings._plain_clients(sections) == [None] * len(sections)
+
+
+def _outcome(parse):
+    """(error text) or (clients as tuples, rendered ruleset) of one way of reading."""
+    try:
+        s = parse()
+    except SettingsError as e:
+        return ("error", str(e))
+    clients = [(c.label, c.name, c.macs, [str(p) for p in c.prefixes],
+                [(p.family, p.network, p.length) for p in c.prefixes], c.action, c.protocols)
+               for c in s.client_list()]
+    p = plan.build(s, ["br-lan"], ["eth1"], {"pptp": True})
+    return ("ok", clients, ruleset.render(p))
+
+
+OTHER_SECTIONS = ["", "config globals 'globals'\n\toption log '1'\n",
+                  "config protocol 'l2tp'\n\toption enabled '0'\n",
+                  "config client 'named'\n\tlist ip '10.0.9.9'\n",
+                  "config globals 'globals'\n\toption log 'maybe'\n"]
+
+
+# Mostly plain and valid, so that whole files of them take the column path, with
+# repeats (overlaps), doubtful spellings and the odd non-plain option mixed in.
+COLUMN_CLIENT = st.fixed_dictionaries({
+    "name": st.sampled_from([None, None, "kid", "ok name", "a\"b"]),
+    "mac": st.lists(st.sampled_from(["02:00:00:00:00:01", "02:00:00:00:00:02",
+                                     "02:00:00:00:00:03", "02:00:00:00:00:0A"]), max_size=2),
+    "ip": st.lists(st.sampled_from(["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.01",
+                                    "10.0.0.0/24", "1.2.3.4.5", "10.0.0"]), max_size=2),
+    "action": st.sampled_from([None, "block", "block", "allow", "deny"]),
+    "extra": st.sampled_from([None] * 6 + ["\toption protocol 'pptp'\n",
+                                           "\toption enabled '0'\n", "\toption ip '10.0.0.9'\n"]),
+})
+
+
+@hsettings(max_examples=1500, deadline=None)
+@given(st.lists(COLUMN_CLIENT, min_size=1, max_size=5),
+       st.lists(st.tuples(st.integers(0, 5), st.sampled_from(OTHER_SECTIONS)), max_size=2))
+def test_clients_read_as_columns_agree_with_sections(specs, others):
+    # settings.parse reads plain clients as columns (Bulk) where it can; reading the
+    # same file section by section must give the same clients, rules or first error
+    blocks = []
+    for spec in specs:
+        block = "config client\n"
+        if spec["name"] is not None:
+            block += "\toption name '%s'\n" % spec["name"]
+        for option in ("ip", "mac"):
+            for value in spec[option]:
+                block += "\tlist %s '%s'\n" % (option, value)
+        if spec["action"] is not None:
+            block += "\toption action '%s'\n" % spec["action"]
+        blocks.append(block + (spec["extra"] or ""))
+    for where, other in others:
+        if other:
+            blocks.insert(min(where, len(blocks)), other)
+    text = "\n".join(blocks)
+    columns = _outcome(lambda: settings.parse(text))
+    sections = _outcome(lambda: settings.from_sections(uci.parse(text)))
+    assert columns == sections
+
+
+def test_plain_clients_are_read_as_columns():
+    text = "".join("config client\n\toption name 'c%d'\n\tlist ip '10.0.%d.1'\n"
+                   "\tlist mac '02:00:00:00:00:%02x'\n\toption action 'block'\n\n" % (i, i, i)
+                   for i in range(3))
+    s = settings.parse("config globals 'globals'\n\toption log '1'\n\n" + text)
+    assert s.bulk is not None and s.log
+    assert [c.label for c in s.client_list()] == ["@client[0]", "@client[1]", "@client[2]"]
+    # a doubt (an uppercase MAC) sends the file to the section-by-section reading
+    assert settings.parse(text.replace("00:00:01", "00:00:0A")).bulk is None
+
+
+@pytest.mark.parametrize("values", [
+    ("ip", ["1.2.3.4.5", "10.0.0"]),                       # 8 octets for 2 addresses
+    ("mac", ["02:00:00:00:00:01:02", "02:00:00:00:00"]),   # 12 pairs for 2 MACs
+    ("mac", ["0:200:00:00:00:01"]),                        # hex and 5 colons, misplaced
+    ("ip", ["10.0.0.1", "10.0.0.1"]),                      # one host twice
+])
+def test_doubtful_columns_go_to_the_section_reading(values):
+    option, items = values
+    text = "".join("config client\n" + ("" if option == "ip" else "\tlist ip '10.0.9.%d'\n" % i)
+                   + "\tlist %s '%s'\n\n" % (option, item) for i, item in enumerate(items))
+    assert settings._bulk(*uci.parse_keeping(text, "client")[1:]) is None
+    assert _outcome(lambda: settings.parse(text)) == _outcome(
+        lambda: settings.from_sections(uci.parse(text)))

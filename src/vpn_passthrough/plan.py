@@ -41,6 +41,12 @@ class ProtocolPlan:
             return clients
         return [c for c in clients if self.name in c.protocols]
 
+    def entries(self, action, kind):
+        """[(element text, client label)] of this protocol's (action, kind) set."""
+        if self.plan.bulk is not None:
+            return self.plan.bulk.entries(action, kind)
+        return entries(self.clients(action), kind)
+
     def has(self, action, kind):
         """Does this protocol's (action, kind) set hold anything?"""
         return (self.name, action, kind) in self.plan.present
@@ -72,7 +78,8 @@ class Plan:
         self.ipv6 = settings.ipv6
         self.lan_devices = lan_devices
         self.wan_devices = wan_devices
-        self.clients = settings.clients
+        self.settings = settings
+        self.bulk = settings.bulk       # clients as columns, or None
         # Clients grouped once, not one set entry per protocol: with thousands of
         # clients the three protocols' sets mostly hold the same.
         self.by_action = {}             # action -> [Client]
@@ -89,6 +96,10 @@ class Plan:
     def helpers(self):
         return [p for p in self.protocols if p.helper == "assign"]
 
+    def clients(self):
+        """Every client as a Client object (made from the columns if need be)."""
+        return self.settings.client_list()
+
 
 def _has(clients, kind):
     """Does any of the clients have an entry of this kind? (stops at the first)"""
@@ -101,7 +112,13 @@ def _has(clients, kind):
 def build(settings, lan_devices, wan_devices, helper_available):
     """settings + resolved devices + {'pptp': bool} -> Plan."""
     plan = Plan(settings, lan_devices, wan_devices)
-    for action in ("block", "allow"):
+    bulk = settings.bulk
+    for action in ("block", "allow") if bulk is not None else ():
+        for kind in KINDS:          # every bulk client is for every protocol
+            if bulk.has(action, kind):
+                for name in PROTOCOLS:
+                    plan.present[(name, action, kind)] = True
+    for action in ("block", "allow") if bulk is None else ():
         clients = [c for c in settings.clients if c.action == action]
         if not clients:
             continue
@@ -148,7 +165,7 @@ class Blocker:
         self.plan = plan
         self.exact = {}         # mac or (family, address) -> [client]
         self.ranges = []        # clients with a prefix wider than one host
-        for c in plan.clients:
+        for c in plan.clients():
             for mac in c.macs:
                 self.exact.setdefault(mac, []).append(c)
             for prefix in c.prefixes:

@@ -6,7 +6,7 @@ touches no other table. The table comment carries a digest of the rules so
 an unchanged apply can be recognised without keeping state files.
 """
 
-from .plan import TABLE, FAMILY, TRAFFIC, KINDS, HELPERS, entries
+from .plan import TABLE, FAMILY, TRAFFIC, KINDS, HELPERS
 
 # Filter priority -5: after conntrack and NAT prerouting, just before fw4's
 # forward chain (priority filter), so our counters see what fw4 would drop too.
@@ -80,7 +80,7 @@ def _elements(proto, action, kind, shared):
     if key in shared:
         return shared[key]
     text = ",\n".join(["\t\t\t" + e + ' comment "' + label + '"'
-                       for e, label in entries(proto.clients(action), kind)])
+                       for e, label in proto.entries(action, kind)])
     if action not in proto.plan.partial:
         shared[key] = text
     return text

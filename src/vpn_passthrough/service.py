@@ -61,7 +61,7 @@ class Service:
             raise SettingsError(schema.CONFIG + " line " + str(e.line), e.message)
 
     def settings(self):
-        return schema.from_sections(self.sections())
+        return schema.parse(_read(self.config_path, schema.CONFIG), self.config_path)
 
     def devices(self, s):
         """Explicit devices, else the zones' devices from firewall + network."""
@@ -251,7 +251,7 @@ class Service:
                     entry["error"] = helper_error(name)
                     out["errors"].append(entry["error"])
             out["protocols"][name] = entry
-        for c in (s.clients if s else []):
+        for c in (s.client_list() if s else []):
             out["clients"].append({"name": c.name, "id": c.label, "action": c.action,
                                    "protocols": c.protocols,
                                    "matched": live["clients"].get(c.label, _zero())})

@@ -54,7 +54,59 @@ class Settings:
         self.lan_devices = []       # explicit devices replace the zone lookup
         self.wan_devices = []
         self.protocols = {"pptp": True, "l2tp": True, "ipsec": True}
-        self.clients = []
+        self.clients = []           # [Client], file order; made from `bulk` when it holds them
+        self.bulk = None            # Bulk: every client plain, kept as columns
+
+    def client_list(self):
+        """Every client as a Client object (from the columns on first use)."""
+        if self.bulk is not None and not self.clients:
+            self.clients = self.bulk.clients()
+        return self.clients
+
+
+class Bulk:
+    """Clients as columns, one entry each in file order: what LuCI writes by the
+    thousand (anonymous sections with at most a name, one IPv4 host, one lowercase MAC
+    and an action, each valid, no two alike), checked by C-level scans. The rules need
+    only the element texts and labels; Client objects are made when something asks
+    for them (status, the flow cut)."""
+    __slots__ = ("labels", "names", "macs", "ips", "actions", "hosts")
+
+    def __init__(self, labels, names, macs, ips, actions, hosts):
+        self.labels = labels        # '@client[N]'
+        self.names = names          # str or None (the label stands in)
+        self.macs = macs            # str or None
+        self.ips = ips              # dotted quad or None
+        self.actions = actions      # 'block' | 'allow'
+        self.hosts = hosts          # the ips as ints (None where no ip)
+
+    def _column(self, kind):
+        return self.macs if kind == "mac" else self.ips if kind == "ipv4" else []
+
+    def entries(self, action, kind):
+        """[(element text, client label)] of one set kind, for the clients of an action."""
+        column = self._column(kind)
+        if action not in self.actions:
+            return []
+        if self.actions.count(action) == len(self.actions):     # one action for all
+            if None not in column:
+                return list(zip(column, self.labels))
+            return [(e, label) for e, label in zip(column, self.labels) if e is not None]
+        return [(e, label) for e, label, a in zip(column, self.labels, self.actions)
+                if e is not None and a == action]
+
+    def has(self, action, kind):
+        for e, a in zip(self._column(kind), self.actions):
+            if e is not None and a == action:
+                return True
+        return False
+
+    def clients(self):
+        every = list(PROTOCOLS)     # one list for all: nothing changes a client's protocols
+        return [Client(label, label if name is None else name, [] if mac is None else [mac],
+                       [] if ip is None else [Prefix(4, host, 32, ip)], action, every)
+                for label, name, mac, ip, action, host
+                in zip(self.labels, self.names, self.macs, self.ips, self.actions, self.hosts)]
 
 
 def field(section, option=None):
@@ -384,9 +436,85 @@ def from_sections(sections):
 
 
 def parse(text, path=""):
-    """uci text -> Settings; uci format errors become SettingsErrors too."""
+    """uci text -> Settings; uci format errors become SettingsErrors too. Where every
+    client is plain (as LuCI writes them), they are read as columns (Bulk), not as
+    sections; any doubt, and the file is read section by section, which also finds
+    the first error in file order."""
+    kept = uci.parse_keeping(text, "client", path)
+    if kept is not None:
+        sections, programs, rows = kept
+        if not rows:
+            return from_sections(sections)
+        bulk = _bulk(programs, rows)
+        if bulk is not None:
+            s = from_sections(sections)
+            s.bulk = bulk
+            return s
     try:
         sections = uci.parse(text, path)
     except uci.UciError as e:
         raise SettingsError(CONFIG + (" line " + str(e.line) if e.line else ""), e.message)
     return from_sections(sections)
+
+
+BULK_LISTS = ("mac", "ip")
+
+
+def _bulk_columns(programs, rows):
+    """{option: [value or None per row]} where every row's program is plain, else None."""
+    places = {}         # id(program) -> {option: index in its row}
+    for program in [p for p in programs[:1]] + [p for p in programs if p is not programs[0]]:
+        if id(program) in places:
+            continue
+        where = {}
+        for i, (option, is_list) in enumerate(program[2]):
+            if option not in PLAIN_OPTIONS or is_list != (option in BULK_LISTS):
+                return None
+            where[option] = i
+        if "mac" not in where and "ip" not in where:
+            return None
+        places[id(program)] = where
+    if len(places) == 1:        # one shape, the common case: a plain pass per option
+        where = places[id(programs[0])]
+        return dict((option, [None] * len(rows) if where.get(option) is None
+                     else [row[where[option]] for row in rows]) for option in PLAIN_OPTIONS)
+    wheres = [places[id(p)] for p in programs]
+    return dict((option, [row[w[option]] if option in w else None
+                          for w, row in zip(wheres, rows)]) for option in PLAIN_OPTIONS)
+
+
+def _bulk(programs, rows):
+    """Bulk for the client rows, or None where any value is not plain and valid or two
+    clients list the same MAC or address (the precise path then decides or explains)."""
+    columns = _bulk_columns(programs, rows)
+    if columns is None:
+        return None
+    names, actions = columns["name"], columns["action"]
+    macs = [m for m in columns["mac"] if m is not None]
+    ips = [a for a in columns["ip"] if a is not None]
+    actions = ["block" if a is None else a for a in actions]
+    if not (set(actions) <= set(ACTIONS) and _plain_names([n for n in names if n is not None])
+            and len(set(macs)) == len(macs) and len(set(ips)) == len(ips)):
+        return None
+    if macs:        # 17 characters each: ':' at 2, 5, 8, 11, 14, lowercase hex else
+        joined = "".join(macs)
+        if not (set([len(m) for m in macs]) == set([17]) and joined.count(":") == 5 * len(macs)
+                and _colons_in_place(macs, joined) and _only(joined, MAC_BYTES)):
+            return None
+    hosts = []
+    if ips:         # dotted quads of 0..255 without leading zeros: one spelling each
+        joined = ".".join(ips)
+        octets = joined.split(".")
+        if ("/" in joined or ":" in joined or len(octets) != 4 * len(ips)
+                or [a for a in ips if a.count(".") != 3]
+                or [o for o in set(octets) if o not in netaddr.OCTETS]):
+            return None
+        value = netaddr.OCTETS
+        n = [value[o] for o in octets]
+        hosts = [(a << 24) | (b << 16) | (c << 8) | d
+                 for a, b, c, d in zip(n[0::4], n[1::4], n[2::4], n[3::4])]
+    if len(hosts) != len(rows):
+        hosts = iter(hosts)
+        hosts = [None if a is None else next(hosts) for a in columns["ip"]]
+    labels = ["@client[" + str(i) + "]" for i in range(len(rows))]
+    return Bulk(labels, names, columns["mac"], columns["ip"], actions, hosts)

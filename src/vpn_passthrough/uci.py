@@ -379,11 +379,14 @@ def _block_program(gaps):
     return head[1], named, options, names, lists, len(set(names)) == len(names)
 
 
-def _parse_blocks(text, path):
+def _parse_blocks(text, path, keep=None):
     """parse() for a file in uci commit's layout: `config` blocks cut apart and their
     quoted values taken out at C speed; each shape of block is read once by the full
     tokenizer (_block_program). None where anything else shows: a comment, an escape,
-    a block of another shape, a line that may be too long. The lexer then reads it."""
+    a block of another shape, a line that may be too long. The lexer then reads it.
+    With `keep` (a section type), blocks of that type are not made into Sections but
+    returned as rows (see parse_keeping); None unless every such block is anonymous
+    and names each option once."""
     if _has_special(text):
         return None
     blocks = text.split("\nconfig ")
@@ -396,18 +399,37 @@ def _parse_blocks(text, path):
         line = blocks.pop(0).count("\n") + 2
     builder = _Builder(path)
     programs = {}
-    for block in blocks:
+    alike = {}          # blocks that differ only in blank space share one program object
+    kept, rows = [], []
+    last_gaps = program = None
+    counted = 0         # blocks before this one are counted in `line`
+    for i, block in enumerate(blocks):
         parts = block.split("'")
         if len(block) >= MAX_LINE or not len(parts) % 2:
             return None                   # a long line maybe; a quote left open or cut
-        gaps = tuple(parts[0::2])
-        program = programs.get(gaps)
-        if program is None:
-            program = programs[gaps] = _block_program(gaps)
+        gaps = parts[0::2]
+        if gaps != last_gaps:             # a block like the one before: no hashing
+            last_gaps = gaps
+            program = programs.get(tuple(gaps))
+            if program is None:
+                program = _block_program(gaps)
+                if program:
+                    key = (program[0], program[1], tuple(program[2]))
+                    program = alike.setdefault(key, program)
+                programs[tuple(gaps)] = program
         if not program:
             return None
         stype, named, options, names, lists, unique = program
         values = parts[1::2]
+        if stype == keep:
+            if named or not unique:
+                return None
+            kept.append(program)
+            rows.append(values)
+            continue                      # its lines are counted if a section follows
+        for skipped in blocks[counted:i]:
+            line += skipped.count("\n") + 1
+        counted = i + 1
         try:
             if named:
                 builder.config(line, [stype, values.pop(0)])
@@ -428,7 +450,17 @@ def _parse_blocks(text, path):
                 section.add_list(option, value)
             else:
                 section.set(option, value)
-    return builder.sections
+    return builder.sections if keep is None else (builder.sections, kept, rows)
+
+
+def parse_keeping(text, stype, path=""):
+    """(sections of every other type, programs, rows) for a file in uci commit's layout
+    whose `stype` sections are all anonymous with each option once, else None. Per
+    `stype` block in file order: its program (as _block_program gives it; blocks with
+    the same options share one object) and its row (the quoted values in that order).
+    For a schema that reads thousands of sections of one kind as columns rather than
+    as Section objects."""
+    return _parse_blocks(text, path, stype)
 
 
 def parse(text, path=""):
