@@ -311,27 +311,12 @@ def _plain_clients(sections):
     all are left to _client, which finds the first error in file order."""
     rows = [_plain_row(section) for section in sections]
     plain = [r for r in rows if r is not None]
-    macs = [m for r in plain for m in r[2]]
     ips = [a for r in plain for a in r[3]]
-    valid = (set([r[4] for r in plain]) <= set(ACTIONS)
-             and _plain_names([r[1] for r in plain if r[1] is not None]))
-    if macs and valid:      # 17 characters each: ':' at 2, 5, 8, 11, 14, lowercase hex else
-        joined = "".join(macs)
-        valid = (set([len(m) for m in macs]) == set([17]) and joined.count(":") == 5 * len(macs)
-                 and _colons_in_place(macs, joined) and _only(joined, MAC_BYTES))
-    octets = []
-    if ips and valid:       # dotted quads of 0..255 without leading zeros
-        joined = ".".join(ips)
-        octets = joined.split(".")
-        valid = ("/" not in joined and ":" not in joined and len(octets) == 4 * len(ips)
-                 and not [a for a in ips if a.count(".") != 3]
-                 and not [o for o in set(octets) if o not in netaddr.OCTETS])
-    if not valid:
+    numbers = _plain_values([r[1] for r in plain if r[1] is not None],
+                            [m for r in plain for m in r[2]], ips, [r[4] for r in plain])
+    if numbers is None:
         return [None] * len(rows)
-    value = netaddr.OCTETS
-    n = [value[o] for o in octets]
-    hosts = [Prefix(4, (a << 24) | (b << 16) | (c << 8) | d, 32, text) for a, b, c, d, text
-             in zip(n[0::4], n[1::4], n[2::4], n[3::4], ips)]
+    hosts = [Prefix(4, n, 32, text) for n, text in zip(numbers, ips)]
     every = list(PROTOCOLS)     # one list for all: nothing changes a client's protocols
     if len(hosts) == len(plain):    # one address each, the common case: no slicing
         hosts = [[h] for h in hosts]
@@ -345,6 +330,30 @@ def _plain_clients(sections):
                            action, every)
                     for label, (_, name, macs, _, action), prefixes in zip(labels, plain, hosts)])
     return [None if row is None else next(clients) for row in rows]
+
+
+def _plain_values(names, macs, ips, actions):
+    """The ips as ints if every value is plain and valid, else None: a few C-level
+    scans per kind of value, where _client parses each one."""
+    if not (set(actions) <= set(ACTIONS) and _plain_names(names)):
+        return None
+    if macs:        # 17 characters each: ':' at 2, 5, 8, 11, 14, lowercase hex else
+        joined = "".join(macs)
+        if not (set([len(m) for m in macs]) == set([17]) and joined.count(":") == 5 * len(macs)
+                and _colons_in_place(macs, joined) and _only(joined, MAC_BYTES)):
+            return None
+    if not ips:
+        return []
+    joined = ".".join(ips)  # dotted quads of 0..255 without leading zeros: one spelling
+    octets = joined.split(".")
+    if ("/" in joined or ":" in joined or len(octets) != 4 * len(ips)
+            or [a for a in ips if a.count(".") != 3]
+            or [o for o in set(octets) if o not in netaddr.OCTETS]):
+        return None
+    value = netaddr.OCTETS
+    n = [value[o] for o in octets]
+    return [(a << 24) | (b << 16) | (c << 8) | d
+            for a, b, c, d in zip(n[0::4], n[1::4], n[2::4], n[3::4])]
 
 
 def _plain_row(section):
@@ -489,30 +498,15 @@ def _bulk(programs, rows):
     columns = _bulk_columns(programs, rows)
     if columns is None:
         return None
-    names, actions = columns["name"], columns["action"]
+    names = columns["name"]
     macs = [m for m in columns["mac"] if m is not None]
     ips = [a for a in columns["ip"] if a is not None]
-    actions = ["block" if a is None else a for a in actions]
-    if not (set(actions) <= set(ACTIONS) and _plain_names([n for n in names if n is not None])
-            and len(set(macs)) == len(macs) and len(set(ips)) == len(ips)):
+    actions = ["block" if a is None else a for a in columns["action"]]
+    if len(set(macs)) != len(macs) or len(set(ips)) != len(ips):
+        return None     # one spelling each (checked next), so a repeat is the same host
+    hosts = _plain_values([n for n in names if n is not None], macs, ips, actions)
+    if hosts is None:
         return None
-    if macs:        # 17 characters each: ':' at 2, 5, 8, 11, 14, lowercase hex else
-        joined = "".join(macs)
-        if not (set([len(m) for m in macs]) == set([17]) and joined.count(":") == 5 * len(macs)
-                and _colons_in_place(macs, joined) and _only(joined, MAC_BYTES)):
-            return None
-    hosts = []
-    if ips:         # dotted quads of 0..255 without leading zeros: one spelling each
-        joined = ".".join(ips)
-        octets = joined.split(".")
-        if ("/" in joined or ":" in joined or len(octets) != 4 * len(ips)
-                or [a for a in ips if a.count(".") != 3]
-                or [o for o in set(octets) if o not in netaddr.OCTETS]):
-            return None
-        value = netaddr.OCTETS
-        n = [value[o] for o in octets]
-        hosts = [(a << 24) | (b << 16) | (c << 8) | d
-                 for a, b, c, d in zip(n[0::4], n[1::4], n[2::4], n[3::4])]
     if len(hosts) != len(rows):
         hosts = iter(hosts)
         hosts = [None if a is None else next(hosts) for a in columns["ip"]]
