@@ -551,6 +551,11 @@ def iperf_pairs(segments, skip):
     return out
 
 
+def pair_ratios(pairs):
+    """active rate / dormant rate of each pair."""
+    return [a / d if d else float("inf") for a, d in pairs]
+
+
 def _iperf_stream(b, sender, name, clients, seconds, seg, skip, pin):
     """One stream of one variant: load its table, check both states, run iperf3 while the
     worker switches the table, check again. Returns the segments' pairs and what else is
@@ -622,7 +627,7 @@ def bench_iperf(b, results):
         for name, clients in order:
             one = _iperf_stream(b, sender, name, clients, seconds, seg, skip, pin)
             runs[name].append(one)
-            ratios = [a / d for a, d in one["pairs"]]
+            ratios = pair_ratios(one["pairs"])
             say("  -> %s, stream %d: median pair ratio %.3f (%d pairs); stream %.2f Gbit/s"
                 % (name, len(runs[name]), median(ratios), len(ratios), one["stream"] / 1e9))
     finally:
@@ -635,14 +640,14 @@ def bench_iperf(b, results):
         pairs = [p for one in runs[name] for p in one["pairs"]]
         with_table = [a for a, _ in pairs]
         without = [d for _, d in pairs]
-        ratios = [a / d if d else float("inf") for a, d in pairs]
+        ratios = pair_ratios(pairs)
         v = {"name": name, "control": clients is None, "pairs": len(pairs),
              "with": with_table, "without": without, "ratios": ratios, "ratio": median(ratios),
              "q1": quantile(ratios, 0.25), "q3": quantile(ratios, 0.75),
              "median_with": median(with_table), "median_without": median(without),
              "ci": median_ci(ratios), "segments": sum(one["segments"] for one in runs[name]),
              "stream": median([one["stream"] for one in runs[name]]),
-             "per_stream": [median([a / d for a, d in one["pairs"]]) for one in runs[name]],
+             "per_stream": [median(pair_ratios(one["pairs"])) for one in runs[name]],
              "switch": median([x for one in runs[name] for x in one["switch"]]),
              "switches": sum(one["switches"] for one in runs[name]),
              "probe": [pr for one in runs[name] for pr in one["probe"]]}

@@ -43,8 +43,9 @@ class ProtocolPlan:
 
     def entries(self, action, kind):
         """[(element text, client label)] of this protocol's (action, kind) set."""
-        if self.plan.bulk is not None:
-            return self.plan.bulk.entries(action, kind)
+        bulk = self.plan.settings.bulk
+        if bulk is not None:
+            return bulk.entries(action, kind)
         return entries(self.clients(action), kind)
 
     def has(self, action, kind):
@@ -79,7 +80,6 @@ class Plan:
         self.lan_devices = lan_devices
         self.wan_devices = wan_devices
         self.settings = settings
-        self.bulk = settings.bulk       # clients as columns, or None
         # Clients grouped once, not one set entry per protocol: with thousands of
         # clients the three protocols' sets mostly hold the same.
         self.by_action = {}             # action -> [Client]
@@ -112,14 +112,29 @@ def _has(clients, kind):
 def build(settings, lan_devices, wan_devices, helper_available):
     """settings + resolved devices + {'pptp': bool} -> Plan."""
     plan = Plan(settings, lan_devices, wan_devices)
-    bulk = settings.bulk
-    for action in ("block", "allow") if bulk is not None else ():
-        for kind in KINDS:          # every bulk client is for every protocol
+    if settings.bulk is not None:
+        _present_columns(plan, settings.bulk)
+    else:
+        _group(plan, settings.clients)
+    for proto in plan.protocols:
+        if proto.wants_helper():
+            proto.helper = "assign" if helper_available.get(proto.name, False) else "missing"
+    return plan
+
+
+def _present_columns(plan, bulk):
+    """Which sets hold something, for clients read as columns (each for every protocol)."""
+    for action in ("block", "allow"):
+        for kind in KINDS:
             if bulk.has(action, kind):
                 for name in PROTOCOLS:
                     plan.present[(name, action, kind)] = True
-    for action in ("block", "allow") if bulk is None else ():
-        clients = [c for c in settings.clients if c.action == action]
+
+
+def _group(plan, all_clients):
+    """Clients by action, and which sets hold something."""
+    for action in ("block", "allow"):
+        clients = [c for c in all_clients if c.action == action]
         if not clients:
             continue
         plan.by_action[action] = clients
@@ -135,10 +150,6 @@ def build(settings, lan_devices, wan_devices, helper_available):
                 if _has([c], kind):
                     for name in c.protocols:
                         plan.present[(name, action, kind)] = True
-    for proto in plan.protocols:
-        if proto.wants_helper():
-            proto.helper = "assign" if helper_available.get(proto.name, False) else "missing"
-    return plan
 
 
 def blocks_any(plan):

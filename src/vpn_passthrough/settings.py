@@ -86,11 +86,7 @@ class Bulk:
     def entries(self, action, kind):
         """[(element text, client label)] of one set kind, for the clients of an action."""
         column = self._column(kind)
-        if action not in self.actions:
-            return []
         if self.actions.count(action) == len(self.actions):     # one action for all
-            if None not in column:
-                return list(zip(column, self.labels))
             return [(e, label) for e, label in zip(column, self.labels) if e is not None]
         return [(e, label) for e, label, a in zip(column, self.labels, self.actions)
                 if e is not None and a == action]
@@ -471,8 +467,10 @@ BULK_LISTS = ("mac", "ip")
 
 def _bulk_columns(programs, rows):
     """{option: [value or None per row]} where every row's program is plain, else None."""
+    first = programs[0]
+    others = [p for p in programs if p is not first]    # mostly none: LuCI writes one shape
     places = {}         # id(program) -> {option: index in its row}
-    for program in [p for p in programs[:1]] + [p for p in programs if p is not programs[0]]:
+    for program in [first] + others:
         if id(program) in places:
             continue
         where = {}
@@ -483,8 +481,8 @@ def _bulk_columns(programs, rows):
         if "mac" not in where and "ip" not in where:
             return None
         places[id(program)] = where
-    if len(places) == 1:        # one shape, the common case: a plain pass per option
-        where = places[id(programs[0])]
+    if not others:              # one shape: a plain pass per option
+        where = places[id(first)]
         return dict((option, [None] * len(rows) if where.get(option) is None
                      else [row[where[option]] for row in rows]) for option in PLAIN_OPTIONS)
     wheres = [places[id(p)] for p in programs]
@@ -510,5 +508,5 @@ def _bulk(programs, rows):
     if len(hosts) != len(rows):
         hosts = iter(hosts)
         hosts = [None if a is None else next(hosts) for a in columns["ip"]]
-    labels = ["@client[" + str(i) + "]" for i in range(len(rows))]
+    labels = [uci.anonymous_label("client", i) for i in range(len(rows))]
     return Bulk(labels, names, columns["mac"], columns["ip"], actions, hosts)

@@ -24,6 +24,11 @@ class UciError(Exception):
         return where + ": " + self.message
 
 
+def anonymous_label(stype, index):
+    """uci's name for the index-th anonymous section of a type: '@client[0]'."""
+    return "@" + stype + "[" + str(index) + "]"
+
+
 class Section:
     """One `config` block. `values` maps option name -> str (option) or list (list)."""
     __slots__ = ("type", "name", "index", "line", "values", "order", "duplicate_line")
@@ -41,7 +46,7 @@ class Section:
         """The name uci itself prints: 'lan' or '@client[0]'."""
         if self.name is not None:
             return self.name
-        return "@" + self.type + "[" + str(self.index) + "]"
+        return anonymous_label(self.type, self.index)
 
     def set(self, option, value):
         if option not in self.values:
@@ -410,13 +415,14 @@ def _parse_blocks(text, path, keep=None):
         gaps = parts[0::2]
         if gaps != last_gaps:             # a block like the one before: no hashing
             last_gaps = gaps
-            program = programs.get(tuple(gaps))
+            shape = tuple(gaps)
+            program = programs.get(shape)
             if program is None:
                 program = _block_program(gaps)
                 if program:
                     key = (program[0], program[1], tuple(program[2]))
                     program = alike.setdefault(key, program)
-                programs[tuple(gaps)] = program
+                programs[shape] = program
         if not program:
             return None
         stype, named, options, names, lists, unique = program
