@@ -231,6 +231,16 @@ def test_bulk_client_check_agrees_with_the_one_by_one_check(specs, data):
     assert settings._plain_clients(uci.parse(plain))[0] is not None
 
 
+def test_bulk_check_gives_each_client_its_own_addresses():
+    # as many addresses as clients, but not one each (found by the oracle above)
+    sections = uci.parse("config client\n\tlist mac '02:00:00:00:00:01'\n"
+                         "config client\n\tlist ip '10.0.0.1'\n\tlist ip '10.0.0.2'\n")
+    bulk = settings._plain_clients(sections)
+    assert [[str(p) for p in c.prefixes] for c in bulk] == [[], ["10.0.0.1", "10.0.0.2"]]
+    assert [[str(p) for p in settings._client(x).prefixes] for x in sections] == [
+        [], ["10.0.0.1", "10.0.0.2"]]
+
+
 @pytest.mark.parametrize("values", [
     ("ip", ["1.2.3.4.5", "10.0.0"]),                       # 8 octets for 2 addresses
     ("mac", ["02:00:00:00:00:01:02", "02:00:00:00:00"]),   # 12 pairs for 2 MACs

@@ -314,7 +314,9 @@ def _plain_clients(sections):
         return [None] * len(rows)
     hosts = [Prefix(4, n, 32, text) for n, text in zip(numbers, ips)]
     every = list(PROTOCOLS)     # one list for all: nothing changes a client's protocols
-    if len(hosts) == len(plain):    # one address each, the common case: no slicing
+    # one address each, the common case: no slicing (as many addresses as clients is
+    # not enough: one client may list two where another lists none)
+    if set([len(r[3]) for r in plain]) == set([1]):
         hosts = [[h] for h in hosts]
     else:
         ends = [0]
