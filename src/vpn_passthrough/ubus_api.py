@@ -130,8 +130,9 @@ def serve(svc, bus=None):
         try:
             import ubus as bus
         except ImportError:
-            sys.stderr.write("vpn-passthrough: python3-ubus is missing: opkg install "
-                             "python3-ubus\n")
+            from . import pkgmgr
+            sys.stderr.write("vpn-passthrough: python3-ubus is missing: "
+                             + pkgmgr.install("python3-ubus") + "\n")
             svc_apply_once(svc)
             return 1
     api = Api(svc, bus)
