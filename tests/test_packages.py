@@ -468,10 +468,8 @@ def installed_opkg(root):
         return re.findall(r"^Package: (\S+)", f.read(), re.M)
 
 
-OFFLINE = None  # set per call: IPKG_INSTROOT=<root>, as OpenWrt's image build does
-
-
 def offline(root):
+    """An install into an image root, as OpenWrt's image build runs the package manager."""
     return {"IPKG_INSTROOT": os.path.abspath(root)}
 
 
@@ -907,3 +905,64 @@ def test_feed_makefile_installs_what_the_ipk_holds(ipks, tmp_path):
                   for m in pkg["data_tar"].getmembers() if m.isfile())
     assert sorted(installed) == sorted(in_ipk)
     assert installed == in_ipk            # same modes, same bytes (bytecode included)
+
+
+# --- live: the real opkg / apk inside the kit's running OpenWrt userland --------------
+
+def wait_for(check, timeout=20.0):
+    import time
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.parametrize("fmt", ["ipk", "apk"])
+def test_live_install_starts_and_removal_stops_the_service(request, tmp_path, fmt):
+    """On a running userland (procd, ubusd; the service's nftables in a network namespace
+    of this test's own): the package manager's scripts enable and start the service,
+    which loads its table; removal stops it (table gone) and leaves no file behind.
+    The userland's Python is this machine's 3.11: the apk's post-install compiles for it."""
+    if os.geteuid() != 0 or shutil.which("ip") is None or shutil.which("nft") is None:
+        pytest.skip("needs root, ip and nft (network namespace)")
+    import userland
+    path = request.getfixturevalue(fmt + "s")["vpn-passthrough"]
+    netns = "pkg-vpt-%d" % os.getpid()
+    u = userland.Userland(netns, port=os.environ.get("VPT_OWRT_HTTP_PORT"))
+    try:
+        u.start()
+        shutil.copy(path, os.path.join(u.run_dir, os.path.basename(path)))
+        inside = "/run/" + os.path.basename(path)
+        if fmt == "ipk":
+            install, remove = ["opkg", "install", inside], ["opkg", "remove", "vpn-passthrough"]
+        else:
+            # the kit's root lives on tmpfs, which apk takes for a diskless system that
+            # would lose the package at reboot; a router's overlay root is permanent
+            install = ["apk", "add", "--allow-untrusted", "--no-network",
+                       "--force-non-repository", inside]
+            remove = ["apk", "del", "--no-network", "vpn-passthrough"]
+        r = u.exec(install, check=False, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert u.exec(["test", "-L", "/etc/rc.d/S21vpn-passthrough"], check=False).returncode == 0
+
+        def table():
+            return subprocess.run(["ip", "netns", "exec", netns, "nft", "list", "table", "inet",
+                                   "vpn_passthrough"], capture_output=True).returncode == 0
+        assert wait_for(table), "no table inet vpn_passthrough after the install\n" + u.logs()
+        listing = u.ubus(["call", "service", "list", '{"name":"vpn-passthrough"}']).stdout
+        assert '"running": true' in listing
+        pyc = u.exec(["ls", LIB + "/vpn_passthrough/__pycache__"]).stdout.split()
+        modules = [n for n in os.listdir(SRC) if n.endswith(".py")]
+        assert sorted(pyc) == sorted(n[:-3] + ".cpython-311.pyc" for n in modules)
+
+        r = u.exec(remove, check=False, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert wait_for(lambda: not table(), 10), "table still loaded after removal"
+        left = u.exec(["find", LIB, "/usr/share/vpn-passthrough", "/etc/rc.d", "-type", "f",
+                       "-o", "-type", "l"], check=False).stdout.split()
+        assert [p for p in left if "vpn" in p] == []
+    finally:
+        u.stop()
+        subprocess.run(["ip", "netns", "del", netns], capture_output=True)
