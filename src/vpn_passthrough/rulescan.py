@@ -124,9 +124,20 @@ def _text(expr):
             words.append("counter")
         else:
             for k in x:
-                words.append(k + ("" if x[k] is None or isinstance(x[k], dict) and not
-                                  x[k].get("target") else " " + str(x[k].get("target", ""))))
+                words.append(k + _argument(x[k]))
     return " ".join(words)
+
+
+def _argument(v):
+    """' sub' of a jump, ' to 10.0.0.1:8080' of a redirection, '' otherwise."""
+    if not isinstance(v, dict):
+        return ""
+    if v.get("target"):
+        return " " + str(v["target"])
+    if v.get("addr") is not None or v.get("port") is not None:
+        return " to " + _operand(v.get("addr", "")) + (":" + str(v["port"]) if
+                                                       v.get("port") is not None else "")
+    return ""
 
 
 def _operand(v):
@@ -154,13 +165,13 @@ def scan(items, host, skip=("inet", "vpn_passthrough")):
     for item in items:
         if "chain" in item:
             c = item["chain"]
-            chains[(c.get("family"), c.get("table"), c.get("name"))] = c
+            chains[(c.get("family") or "", c.get("table") or "", c.get("name") or "")] = c
         elif "rule" in item:
             r = item["rule"]
-            key = (r.get("family"), r.get("table"), r.get("chain"))
+            key = (r.get("family") or "", r.get("table") or "", r.get("chain") or "")
             rules.setdefault(key, []).append(r)
     out = {}
-    for key in chains:
+    for key in sorted(chains):          # a stable order (MicroPython dicts keep none)
         c = chains[key]
         if (key[0], key[1]) == skip or c.get("hook") not in HOOKS:
             continue

@@ -301,7 +301,11 @@ def decide(e):
             seen.append(name + " would pass (" + ("client rule " + p["client"]["label"]
                                                   if p["by"] == "client" else "switch on")
                         + ")")
-    if not [v for v in out if v["protocol"] != "all"]:
+    # Blocked traffic leaves no conntrack entry: "nothing seen" stands beside a switch
+    # that blocks every device, not beside a verdict that counted this device's packets.
+    flowing = [n for n in PROTOCOLS if e["protocols"].get(n) and e["protocols"][n]["flows"]]
+    counted = [v for v in out if v["verdict"] in ("blocked_client", "blocked_elsewhere")]
+    if not flowing and not counted:
         ev = ["no VPN flow of this device in conntrack"
               + (" during " + str(e["watched"]) + " s" if e.get("watched") else "")] + seen
         out.append(verdict("all", "no_traffic", ev,
