@@ -298,3 +298,37 @@ def test_bad_input_is_refused_naming_the_field(lab, tmp_path, args, field):
     started = time.time()
     assert lab.vpn(["diagnose"], path)[0] == 2                  # usage
     assert time.time() - started < 10
+
+
+def test_ubus_diagnose_for_both_callers(lab, tmp_path, monkeypatch):
+    """The ubus method (tests/standins/ubus.py, a STAND-IN for python3-ubus with its
+    argument checks) on the lab router: every process the service starts runs there."""
+    import test_ubus
+    from vpn_passthrough import platform, ubus_api
+    from vpn_passthrough.service import Service
+    bus = test_ubus.bus
+    path = config(tmp_path, l2tp=0)
+    apply(lab, path)
+    assert send(lab, [("udp", 1701, lab.server_v4)]) == [0]
+    real_run = platform.run
+
+    def run(argv, stdin=None, timeout=platform.TIMEOUT):
+        return real_run(["ip", "netns", "exec", lab.ns("router")] + list(argv), stdin=stdin,
+                        timeout=timeout)
+    monkeypatch.setattr(platform, "run", run)
+    bus.standin_reset()
+    bus.connect()
+    try:
+        ubus_api.Api(Service(path), bus).register()
+        for luci in (False, True):
+            reply = test_ubus.one_reply(test_ubus.call(ubus_api.OBJECT, "diagnose",
+                                                       {"host": lab.lan1_v4}, luci=luci))
+            assert reply["watched"] == 3 and reply["host"] == lab.lan1_v4
+            assert only(reply, "l2tp")["verdict"] == "blocked_switch", reply
+        reply = test_ubus.one_reply(test_ubus.call(ubus_api.OBJECT, "diagnose",
+                                                   {"host": "nobody; reboot"}))
+        assert reply["ok"] is False and reply["field"] == "host", reply
+        assert test_ubus.call(ubus_api.OBJECT, "diagnose", {})[0] == \
+            bus.UBUS_STATUS_INVALID_ARGUMENT
+    finally:
+        bus.standin_reset()
