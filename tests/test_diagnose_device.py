@@ -289,7 +289,7 @@ def test_diagnose_changes_nothing_and_stays_small(lab, tmp_path):
 @pytest.mark.parametrize("args, field", [
     (["no such device"], "host"),
     (["10.77.1.10", "--watch", "99"], "watch"),
-    (["10.77.1.10", "--watch", "soon"], "watch"),
+    (["--watch", "soon", "10.77.1.10"], "watch"),
 ])
 def test_bad_input_is_refused_naming_the_field(lab, tmp_path, args, field):
     path = config(tmp_path)

@@ -43,6 +43,7 @@ def ids(title):
     ("pptp nat missing", [("pptp", "pptp_nat_missing")]),
     ("pptp translated", [("pptp", "pptp_ok")]),
     ("esp through nat", [("ipsec", "esp_without_natt")]),
+    ("esp one-way", [("ipsec", "unanswered")]),
     ("nat-t", [("ipsec", "natt_ok")]),
     ("l2tp ok, acct off", [("l2tp", "ok"), ("all", "limited_view")]),
     ("nothing, offloading", [("all", "no_traffic"), ("all", "limited_view")]),
@@ -59,6 +60,9 @@ def test_double_nat_is_named_in_the_evidence_and_the_fix():
     v = decide("unanswered, double NAT")[0]
     assert "192.168.0.2 is private (RFC 1918)" in "\n".join(v["evidence"])
     assert "second NAT" in v["fix"]
+    v = decide("esp one-way")[0]
+    assert v["evidence"][0].startswith("ESP one-way: IKE was answered")
+    assert "10.0.0.2 is private (RFC 1918)" in "\n".join(v["evidence"])
     v = decide("gre one-way")[0]
     assert "198.51.100.1 is not private" in "\n".join(v["evidence"])
     assert "second NAT" not in v["fix"]
@@ -192,3 +196,16 @@ def test_same_verdicts_under_micropython(port, cpython_transcript):
     r = runner.run(port, CHECK, modules=MODULES)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout == cpython_transcript
+
+
+def test_flow_cut_keeps_an_answered_flow_and_every_kind():
+    many = [samples.flow("udp", 500, replied=False, server="198.51.100.%d" % (i % 250))
+            for i in range(400)]
+    rare = [samples.flow("udp", 500, server="203.0.113.9"), samples.flow("udp", 4500),
+            samples.flow("esp", replied=False)]
+    kept = evidence._keep(many + rare)
+    assert len(kept) == evidence.FLOWS_PER_KIND + 2       # 4 of udp 500, one each of the rest
+    assert [(f["l4"], f["dport"], f["replied"]) for f in kept][:2] == [
+        ("udp", 500, True), ("udp", 500, False)]
+    assert ("udp", 4500) in [(f["l4"], f["dport"]) for f in kept]
+    assert "esp" in [f["l4"] for f in kept]

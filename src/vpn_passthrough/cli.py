@@ -83,9 +83,10 @@ def _run(svc, command, args, as_json):
     if command == "diagnose" and args:
         from . import evidence, verdicts
         watch = evidence.WATCH_DEFAULT
-        if len(args) == 3 and args[1] == "--watch":
-            watch = args[2]
-        elif len(args) != 1:
+        if "--watch" in args[:-1]:
+            watch = args.pop(args.index("--watch") + 1)
+            args.remove("--watch")
+        if len(args) != 1:
             sys.stderr.write(USAGE + "\n")
             return 2
         data = evidence.diagnose(svc, args[0], watch)

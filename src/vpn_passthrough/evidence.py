@@ -24,7 +24,7 @@ from .settings import SettingsError, PROTOCOLS
 
 WATCH_DEFAULT = 3
 WATCH_MAX = 30
-FLOWS_MAX = 16          # per protocol: a device rarely has more; the reply stays small
+FLOWS_PER_KIND = 4      # per protocol, l4 and port: enough to decide; the reply stays small
 HOST_MAX = 64
 
 
@@ -74,7 +74,7 @@ def collect(svc, host, watch=WATCH_DEFAULT):
         p = {"pass": passes, "by": by, "client": client,
              "blocked": _delta(ours, before, name + "_blocked"),
              "passed": _delta(ours, before, name + "_passed"),
-             "client_blocked": None, "flows": host_flows.get(name, [])[:FLOWS_MAX],
+             "client_blocked": None, "flows": host_flows.get(name, []),
              "foreign": []}
         if client is not None and client["action"] == "block":
             p["client_blocked"] = _client_delta(ours, before, name, client["label"])
@@ -227,10 +227,24 @@ def _device_flows(all_flows, device, network):
             "in_packets": theirs.get("packets"), "helper": f["helper"],
             "nat": theirs.get("dst") != mine["src"], "offload": "OFFLOAD" in f["state"],
             "key_out": _key(mine.get("srckey")), "key_in": _key(theirs.get("dstkey"))})
-    for name in out:                    # a stable order: control before data, then by server
-        out[name].sort(key=lambda x: (x["l4"] not in ("tcp", "udp"), x["server"],
-                                      x["dport"] or 0))
+    for name in out:
+        out[name] = _keep(out[name])
     return out
+
+
+def _keep(summaries):
+    """At most FLOWS_PER_KIND per kind (l4 and port), answered ones first: whether any
+    of a kind was answered survives the cut, and no kind crowds out another."""
+    summaries.sort(key=lambda x: (x["l4"] not in ("tcp", "udp"), x["l4"], x["dport"] or 0,
+                                  not x["replied"], x["server"]))
+    kept, last, n = [], None, 0
+    for x in summaries:
+        kind = (x["l4"], x["dport"])
+        n = n + 1 if kind == last else 1
+        last = kind
+        if n <= FLOWS_PER_KIND:
+            kept.append(x)
+    return kept
 
 
 def _key(text):

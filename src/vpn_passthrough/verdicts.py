@@ -235,6 +235,8 @@ def _ipsec(p, e):
         return _unanswered("ipsec", flows, e, "IKE/IPsec was sent and never answered")
     esp = [f for f in flows if f["l4"] in ("esp", "ah") and f.get("nat")]
     natt = [f for f in flows if f["l4"] == "udp" and f.get("dport") == 4500 and f["replied"]]
+    if esp and not natt and not [f for f in esp if f["replied"]]:
+        return _unanswered("ipsec", esp, e, "ESP one-way: IKE was answered, no ESP came back")
     if esp and not natt:
         ev = ["ESP/AH without NAT-T through NAT: " + _flow_text(esp[0]),
               "ESP has no ports: only one device can reach this server through the NAT"]

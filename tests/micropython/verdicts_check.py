@@ -60,6 +60,8 @@ SAMPLES = [
     ("pptp translated", evidence(pptp=proto(flows=[
         flow("tcp", 1723, helper="pptp"), flow("gre", key_out=7, key_in=0xc3f1)]))),
     ("esp through nat", evidence(ipsec=proto(flows=[flow("udp", 500), flow("esp")]))),
+    ("esp one-way", evidence(wan="10.0.0.2", ipsec=proto(flows=[flow("udp", 500),
+                                                              flow("esp", replied=False)]))),
     ("nat-t", evidence(ipsec=proto(flows=[flow("udp", 500), flow("udp", 4500),
                                           flow("esp")]))),
     ("l2tp ok, acct off", dict(evidence(l2tp=proto(flows=[flow("udp", 1701, out_packets=None)])),
