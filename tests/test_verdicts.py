@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from conftest import in_ns
 from vpn_passthrough import evidence, rulescan, verdicts
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -99,9 +100,11 @@ def test_rule_scan_finds_vpn_stops_and_names_table_and_chain():
     lines = samples.scan_lines(samples.LAN1)
     assert "ipsec inet adblock fwd forward drop sure=True packets=4 | udp dport 500 counter " \
         "drop" in lines
-    # reached through a jump that selected tcp 1723: the drop-all chain counts for pptp only
-    assert "pptp inet adblock sub forward drop sure=True packets=2 | counter drop" in lines
-    assert not [x for x in lines if x.startswith(("l2tp", "ipsec")) and " sub " in x]
+    # reached through a jump that selected tcp 1723: the drop-all chain counts for pptp only,
+    # named by the jump a user would change
+    assert "pptp inet adblock fwd forward drop sure=True packets=None | tcp dport 1723 jump " \
+        "sub -> sub: counter drop" in lines
+    assert not [x for x in lines if x.startswith(("l2tp", "ipsec")) and "sub" in x]
     # prerouting redirections count; input hooks and unreached chains do not
     assert "ipsec inet adblock pre prerouting redirect sure=True packets=None | udp dport " \
         "500 redirect to :8080" in lines
@@ -209,3 +212,28 @@ def test_flow_cut_keeps_an_answered_flow_and_every_kind():
         ("udp", 500, True), ("udp", 500, False)]
     assert ("udp", 4500) in [(f["l4"], f["dport"]) for f in kept]
     assert "esp" in [f["l4"] for f in kept]
+
+
+@pytest.mark.parametrize("user_rules", [True, False])
+def test_rule_scan_on_a_real_fw4_ruleset(netns, user_rules):
+    """fw4's own drops and rejects (handle_reject's tcp reset, zone policies) are not
+    reported; a user's fw4 rule against IKE or GRE is, by its chain and comment."""
+    with open(os.path.join(HERE, "golden", "fw4-user-vpn-rules.nft")) as f:
+        text = f.read()
+    if not user_rules:
+        text = "\n".join([x for x in text.split("\n") if "Block-" not in x])
+    loaded = in_ns(netns, ["nft", "-f", "-"], stdin=text)
+    assert loaded.returncode == 0, loaded.stderr
+    items = json.loads(in_ns(netns, ["nft", "-j", "list", "ruleset"]).stdout)["nftables"]
+    hits = rulescan.scan(items, {"addresses": [(4, 0xc0a80117)], "macs": []})
+    if not user_rules:
+        assert hits == {}
+        return
+    assert sorted(hits) == ["ipsec", "pptp"]
+    ike, gre = hits["ipsec"], hits["pptp"]
+    assert [(h["table"], h["chain"], h["hook"], h["verdict"]) for h in ike] == [
+        ("inet fw4", "forward_lan", "forward", "reject")]
+    assert ike[0]["rule"].startswith('udp dport 500 counter jump reject_to_wan comment '
+                                     '"!fw4: Block-IKE-user" -> handle_reject: reject')
+    assert [(h["chain"], h["verdict"]) for h in gre] == [("forward_lan", "drop")]
+    assert 'comment "!fw4: Block-GRE-user"' in gre[0]["rule"]

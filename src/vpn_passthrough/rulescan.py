@@ -17,6 +17,9 @@ STOPS = ("drop", "reject", "queue", "redirect", "dnat", "tproxy")
 PORTS = {("tcp", 1723): "pptp", ("udp", 1701): "l2tp", ("udp", 500): "ipsec",
          ("udp", 4500): "ipsec"}
 PROTOS = {"gre": "pptp", "esp": "ipsec", "ah": "ipsec", 47: "pptp", 50: "ipsec", 51: "ipsec"}
+# All of TCP or UDP is not aimed at VPN (fw4's handle_reject has `meta l4proto tcp reject`):
+# such a match only narrows what an earlier match selected.
+CARRIED = {"tcp": ("pptp",), "udp": ("l2tp", "ipsec"), 6: ("pptp",), 17: ("l2tp", "ipsec")}
 HITS_MAX = 8
 DEPTH_MAX = 16
 
@@ -74,8 +77,11 @@ def _protocols(match):
         if values is None:
             return set(["pptp", "ipsec"])
         found = set([PROTOS[v] for v in values if v in PROTOS])
-        if not found and [v for v in values if v in ("tcp", "udp", 6, 17)]:
-            return None         # all of TCP or UDP: not aimed at VPN (fw4's reject chains)
+        carried = set()
+        for v in values:
+            carried |= set(CARRIED.get(v, ()))
+        if carried and not (carried <= found):
+            return ("carries", found | carried)
         return found
     return None
 
@@ -179,7 +185,10 @@ def scan(items, host, skip=("inet", "vpn_passthrough")):
     return out
 
 
-def _walk(key, hook, wanted, sure, chains, rules, host, out, path):
+def _walk(key, hook, wanted, sure, chains, rules, host, out, path, origin=None):
+    """Rules of one chain; `wanted`: the VPN protocols the way here selected (None: not
+    narrowed yet); `origin`: the rule that selected them on the way (a jump of fw4's
+    `forward_lan` to `reject_to_wan`, say), which is the one a user would change."""
     for r in rules.get(key, []):
         protos = wanted
         rule_sure = sure
@@ -190,6 +199,8 @@ def _walk(key, hook, wanted, sure, chains, rules, host, out, path):
                 continue
             if m.get("op", "==") == "==":
                 found = _protocols(m)
+                if isinstance(found, tuple):        # all of TCP/UDP: narrows only
+                    found = None if protos is None else found[1]
                 if found is not None:
                     protos = found if protos is None else protos & found
             fits = _source_fits(m, host)
@@ -200,21 +211,35 @@ def _walk(key, hook, wanted, sure, chains, rules, host, out, path):
         if excluded or (protos is not None and not protos):
             continue
         verdict = _verdict(r.get("expr", []))
+        here = origin
+        if here is None and protos is not None:
+            here = (key, r)
         if verdict in ("jump", "goto"):
-            target = _target(r.get("expr", []))
-            nxt = (key[0], key[1], target)
+            nxt = (key[0], key[1], _target(r.get("expr", [])))
             if nxt in chains and nxt not in path and len(path) < DEPTH_MAX:
-                _walk(nxt, hook, protos, rule_sure, chains, rules, host, out, path + [nxt])
+                _walk(nxt, hook, protos, rule_sure, chains, rules, host, out, path + [nxt],
+                      here)
             continue
         if verdict not in STOPS or protos is None:
             continue
-        for name in protos:
+        where, first = here
+        text = _rule_text(first)
+        if first is not r:
+            text += " -> " + key[2] + ": " + _rule_text(r)
+        for name in sorted(protos):
             hits = out.setdefault(name, [])
             if len(hits) < HITS_MAX:
-                hits.append({"table": key[0] + " " + key[1], "chain": key[2], "hook": hook,
-                             "verdict": verdict, "rule": _text(r.get("expr", [])),
-                             "packets": _packets(r.get("expr", [])), "sure": rule_sure,
-                             "key": (key[0], key[1], r.get("handle"))})
+                hits.append({"table": key[0] + " " + key[1], "chain": where[2], "hook": hook,
+                             "verdict": verdict, "rule": text,
+                             "packets": _packets(first.get("expr", [])), "sure": rule_sure,
+                             "key": (key[0], key[1], first.get("handle"))})
+
+
+def _rule_text(r):
+    text = _text(r.get("expr", []))
+    if r.get("comment"):
+        text += ' comment "' + str(r["comment"]) + '"'
+    return text
 
 
 def _is_source(m):
