@@ -17,6 +17,10 @@ The reply of `vpn-passthrough diagnose HOST --json` and of ubus `diagnose {host}
         "evidence": ["...", ...],       # short English facts, at most 8, each <= 200 chars
         "fix": "..."}]}                 # one line; "" when nothing needs doing
 
+A HOST that is neither a MAC, an IP nor a client's name (or a bad --watch) is refused:
+the CLI exits 1 naming `host` (`watch`), ubus answers {"ok": false, "error": "host: ...",
+"field": "host"}. The CLI watches --watch seconds (default 3, 0-30); ubus always 3.
+
 Verdict ids (stable):
   blocked_switch            the protocol's switch is off and no client rule allows the device
   blocked_client            a client rule blocks the device (evidence names it and its counter)
