@@ -12,6 +12,8 @@ commands:
   status [--json]  per protocol: configured, effective, helper, counters
   sessions [--json] VPN flows of LAN clients, from conntrack
   check [--json]   diagnostics, each with a one-line fix
+  diagnose HOST [--watch SECONDS] [--json]
+                   why a device's VPN fails: HOST is a MAC, an IP or a client's name
   flush PROTOCOL   cut running flows of pptp, l2tp or ipsec
   render           print the ruleset apply would load; changes nothing
   stop             remove the table
@@ -78,6 +80,18 @@ def _run(svc, command, args, as_json):
         data = svc.check()
         print(_json(data) if as_json else format_findings(data["findings"]))
         return 1 if [f for f in data["findings"] if f["severity"] == "error"] else 0
+    if command == "diagnose" and args:
+        from . import evidence, verdicts
+        watch = evidence.WATCH_DEFAULT
+        if "--watch" in args[:-1]:
+            watch = args.pop(args.index("--watch") + 1)
+            args.remove("--watch")
+        if len(args) != 1:
+            sys.stderr.write(USAGE + "\n")
+            return 2
+        data = evidence.diagnose(svc, args[0], watch)
+        print(_json(data) if as_json else verdicts.format_text(data))
+        return 0
     if command == "serve" and not args:
         from . import ubus_api
         return ubus_api.serve(svc)

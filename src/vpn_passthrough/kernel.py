@@ -73,6 +73,18 @@ def table_json():
         return None
 
 
+def ruleset_json():
+    """Every table's objects from `nft -j list ruleset` (a list), or None. Read only."""
+    r = platform.run(["nft", "-j", "list", "ruleset"])
+    if not r.ok():
+        return None
+    import json
+    try:
+        return json.loads(r.out).get("nftables", [])
+    except ValueError:
+        return None
+
+
 def module_state(name):
     """'loaded', 'builtin' or 'missing' (or 'unknown' when the kernel gives no list)."""
     try:
