@@ -97,7 +97,7 @@ def test_every_truncation_of_a_full_file_is_safe():
         readme = f.read()
     sample = readme.split("```\nconfig globals 'globals'")[1].split("```")[0]
     text = "config globals 'globals'" + sample
-    assert settings.parse(text).client_list()              # the README example is valid
+    assert settings.parse(text).clients              # the README example is valid
     for cut in range(len(text)):
         _one(text[:cut])
 

@@ -152,8 +152,7 @@ def test_parse_shortcuts_agree_with_the_full_tokenizer(lines):
 
 
 def test_sections_of_one_shape_do_not_share_a_new_option():
-    """The block reader gives sections of one shape one order list; adding an
-    option to one section must not show in the others."""
+    """Adding an option to one section must not show in another of its shape."""
     a, b = uci.parse("config client\n\toption name 'a'\n\nconfig client\n\toption name 'b'\n")
     a.set("action", "allow")
     a.add_list("ip", "10.0.0.1")

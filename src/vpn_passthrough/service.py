@@ -251,7 +251,7 @@ class Service:
                     entry["error"] = helper_error(name)
                     out["errors"].append(entry["error"])
             out["protocols"][name] = entry
-        for c in (s.client_list() if s else []):
+        for c in (s.clients if s else []):
             out["clients"].append({"name": c.name, "id": c.label, "action": c.action,
                                    "protocols": c.protocols,
                                    "matched": live["clients"].get(c.label, _zero())})
