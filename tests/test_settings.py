@@ -221,3 +221,102 @@ def test_ten_thousand_clients_are_read_each_with_its_own_addresses():
     assert rules.count('comment "@client[') == blocking * 2 * 3
     assert '10.39.14.1 comment "@client[9998]"' in rules
     assert peak < PEAK_LIMIT, peak
+
+
+# ---------------------------------------------------------------- one schema: init script, view
+
+INIT = os.path.join(ROOT, "files", "etc", "init.d", "vpn-passthrough")
+VIEW = os.path.join(ROOT, "luci-app", "luci-app-vpn-passthrough", "htdocs", "luci-static",
+                    "resources", "view", "vpn-passthrough", "overview.js")
+
+
+def _uci_datatype(kind):
+    """A SCHEMA type as procd's validate_data spells it."""
+    if kind.startswith("list("):
+        return "list(" + _uci_datatype(kind[5:-1]) + ")"
+    return {"bool": "bool", "name": "string", "zone": "string", "device": "string",
+            "mac": "macaddr", "ip": "or(ipaddr,cidr)",
+            "action": "or(" + ",".join('"%s"' % a for a in settings.ACTIONS) + ")",
+            "protocol": "or(" + ",".join('"%s"' % p for p in settings.PROTOCOLS) + ")"}[kind]
+
+
+def _uci_default(default):
+    """A SCHEMA default as uci spells it: '1'/'0', words; None where there is none."""
+    if default is True or default is False:
+        return "1" if default else "0"
+    if isinstance(default, list):
+        return " ".join(default) or None
+    return default
+
+
+def test_init_script_validates_what_the_schema_declares():
+    import re
+    with open(INIT) as f:
+        script = f.read()
+    for stype, table in settings.SCHEMA.items():
+        body = re.search(r"validate_%s\(\) \{\n(.*?)\n\}" % stype, script, re.S)
+        assert body, "no validate_%s in the init script" % stype
+        assert "uci_load_validate \"$NAME\" %s " % stype in body.group(1)
+        declared = re.findall(r"'([^']*)'", body.group(1))
+        expected = []
+        for option, kind, default in table:
+            spec = option + ":" + _uci_datatype(kind)
+            if _uci_default(default) is not None:
+                spec += ":" + _uci_default(default)
+            expected.append(spec)
+        assert declared == expected, stype
+
+
+def _view_options():
+    """[(section type, option, widget, default or None, placeholder or None)] as the
+    LuCI view declares them: form.Map options, read from the source text (literal
+    names; a switch of a protocol section names its uci option by ucioption)."""
+    import re
+    with open(VIEW) as f:
+        source = f.read()
+    sections = [(m.start(), m.group(1) or m.group(2)) for m in re.finditer(
+        r"m\.section\(form\.(?:NamedSection, '\w+', '(\w+)'|(?:Typed|Table|Grid)Section, '(\w+)')",
+        source)]
+    options = list(re.finditer(r"\.(?:option\(|taboption\('\w+',)\s*form\.(\w+),\s*([^,)]+)", source))
+    out = []
+    for i, m in enumerate(options):
+        block = source[m.end():options[i + 1].start() if i + 1 < len(options) else len(source)]
+        block = block.split("\n\n")[0]
+        stype = [t for at, t in sections if at < m.start()][-1]
+        name = re.search(r"\.ucioption = '(\w+)'", block)
+        name = name.group(1) if name else m.group(2).strip().strip("'")
+        if re.search(r"\.ucisection = ", block):
+            section = re.search(r"\.ucisection = '(\w+)'", block)
+            assert section is None or section.group(1) in settings.PROTOCOLS
+            stype = "protocol"         # the switches: `config protocol NAME`
+        default = re.search(r"\.default = '([^']*)'", block)
+        placeholder = re.search(r"\.placeholder = '([^']*)'", block)
+        out.append((stype, name, m.group(1), default and default.group(1),
+                    placeholder and placeholder.group(1)))
+    return out
+
+
+# Options the view leaves out, and why.
+NOT_IN_VIEW = {("client", "enabled"): "the view deletes a client rather than disabling it"}
+
+
+def test_the_luci_view_edits_what_the_schema_declares():
+    seen = set()
+    for stype, name, widget, default, placeholder in _view_options():
+        rows = [r for r in settings.SCHEMA[stype] if r[0] == name]
+        assert rows, "the view edits %s.%s, which the schema does not know" % (stype, name)
+        _, kind, table_default = rows[0]
+        seen.add((stype, name))
+        if widget == "Flag":
+            assert kind == "bool", name
+            assert default == _uci_default(table_default), name
+        elif widget in ("DynamicList", "MultiValue"):
+            assert kind.startswith("list("), name
+        else:
+            assert kind != "bool" and not kind.startswith("list("), (name, widget)
+        if default is not None:
+            assert default == _uci_default(table_default), name
+        if placeholder is not None and kind in ("list(zone)",):
+            assert placeholder == _uci_default(table_default), name
+    every = set((stype, row[0]) for stype in settings.SCHEMA for row in settings.SCHEMA[stype])
+    assert every - seen == set(NOT_IN_VIEW)
