@@ -13,7 +13,8 @@ PROTOCOLS = ("pptp", "l2tp", "ipsec")
 ACTIONS = ("block", "allow")
 NAME_MAX = 64
 
-# Every spelling libuci's callers accept (uci_validate_bool, fw4's bool type).
+# The spellings procd's validate_data accepts for `bool` (libubox validate.c
+# dt_type_bool), in any case.
 TRUE = ("1", "on", "true", "yes", "enabled")
 FALSE = ("0", "off", "false", "no", "disabled")
 
