@@ -216,7 +216,10 @@ class _Lexer:
                 self.pos += 1
 
 
-SPECIAL = "\\\"#;\r\v\f"   # what only the character-by-character tokenizer reads
+# What only the character-by-character tokenizer reads: escapes, quotes, comments, ';',
+# and every other character str.split() takes for blank space (libuci: only ' ', '\t').
+SPECIAL = ("\\\"#;\r\v\f\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+           "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 
 
 def _has_special(text):
@@ -237,7 +240,7 @@ def _plain_tokens(line):
 
 
 def _words(part):
-    return [w for w in part.replace("\t", " ").split(" ") if w]
+    return part.split()     # the line holds no blank space but ' ' and '\t' (SPECIAL)
 
 
 def _split_plain(line):
