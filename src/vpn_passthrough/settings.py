@@ -89,16 +89,25 @@ class Client:
 
 
 class Settings:
+    """What the file says, absent options as SCHEMA's defaults."""
+
     def __init__(self):
-        self.enabled = True
-        self.log = False
-        self.ipv6 = True
-        self.lan_zones = ["lan"]
-        self.wan_zones = ["wan"]
-        self.lan_devices = []       # explicit devices replace the zone lookup
-        self.wan_devices = []
-        self.protocols = {"pptp": True, "l2tp": True, "ipsec": True}
+        self.set_globals([_default(row) for row in SCHEMA["globals"]])
+        on = _default(SCHEMA["protocol"][0])
+        self.protocols = dict([(p, on) for p in PROTOCOLS])
         self.clients = []           # [Client], file order
+
+    def set_globals(self, values):
+        """The globals section's options, in SCHEMA order (explicit devices replace the
+        zone lookup)."""
+        (self.enabled, self.log, self.ipv6, self.lan_zones, self.wan_zones,
+         self.lan_devices, self.wan_devices) = values
+
+
+def _default(row):
+    """A SCHEMA row's default, a list copied (the table's own must not change)."""
+    default = row[2]
+    return list(default) if default.__class__ is list else default
 
 
 def field(section, option=None):
@@ -171,10 +180,11 @@ def _values(section):
             raise SettingsError(field(section, option), "unknown option (known: "
                                 + ", ".join([row[0] for row in table]) + ")")
     out = []
-    for option, kind, default in table:
+    for row in table:
+        option, kind = row[0], row[1]
         value = values.get(option)
         if value is None:
-            out.append(list(default) if default.__class__ is list else default)
+            out.append(_default(row))
         elif kind.startswith("list("):
             out.append(_list(section, option, TYPES[kind[5:-1]], value))
         elif value.__class__ is list:
@@ -312,8 +322,7 @@ def from_sections(sections):
             if globals_seen:
                 raise SettingsError(field(section), "only one globals section is allowed")
             globals_seen = True
-            (s.enabled, s.log, s.ipv6, s.lan_zones, s.wan_zones, s.lan_devices,
-             s.wan_devices) = _values(section)
+            s.set_globals(_values(section))
         elif section.type == "protocol":
             if section.name not in PROTOCOLS:
                 raise SettingsError(field(section), UNKNOWN_PROTOCOL)
