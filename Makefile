@@ -29,8 +29,9 @@ ipk:
 vm-test: ipk
 	sh tests/vm/run.sh
 
+# BENCH_ARGS="--quick --only apply,compile" for a reduced run (it writes nothing)
 bench: deps ipk
-	$(PYTHON) tests/bench.py
+	$(PYTHON) tests/bench.py $(BENCH_ARGS)
 
 # The shipped settings resolved as on a default OpenWrt (zone lan: network lan on
 # br-lan; zone wan: networks wan and wan6 on eth1): the zones are read from firewall
