@@ -239,6 +239,7 @@ def _logging_wrappers(tmp_path, log):
 def test_a_protocol_switch_starts_conntrack_once_and_ip_only_for_a_flow(lab, tmp_path, fresh):
     log = tmp_path / "calls"
     env = _logging_wrappers(tmp_path, log)
+    lab.conntrack(["-F"], check=False)              # no flow left by an earlier test
     assert lab.vpn(["apply"], write_config(tmp_path, "on"), env=env)[0] == 0
     # no VPN flow: one conntrack dump (both families), no ip
     log.write_text("")
