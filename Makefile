@@ -53,11 +53,20 @@ apk: luci-stage $(APK)
 vm-test: ipk
 	sh tests/vm/run.sh
 
+# BENCH_ARGS="--quick --only apply,compile" for a reduced run (it writes nothing)
 bench: deps ipk
-	$(PYTHON) tests/bench.py
+	$(PYTHON) tests/bench.py $(BENCH_ARGS)
 
+# The shipped settings resolved as on a default OpenWrt (zone lan: network lan on
+# br-lan; zone wan: networks wan and wan6 on eth1): the zones are read from firewall
+# and network next to the settings file, which a checkout does not have.
+RENDER_DIR := build/render
 render:
-	PYTHONPATH=src $(PYTHON) -m vpn_passthrough --config files/etc/config/vpn-passthrough render
+	mkdir -p $(RENDER_DIR)
+	cp files/etc/config/vpn-passthrough $(RENDER_DIR)/
+	printf "config zone\n\toption name 'lan'\n\tlist network 'lan'\n\nconfig zone\n\toption name 'wan'\n\tlist network 'wan'\n\tlist network 'wan6'\n" > $(RENDER_DIR)/firewall
+	printf "config interface 'lan'\n\toption device 'br-lan'\n\nconfig interface 'wan'\n\toption device 'eth1'\n\nconfig interface 'wan6'\n\toption device 'eth1'\n" > $(RENDER_DIR)/network
+	PYTHONPATH=src $(PYTHON) -m vpn_passthrough --config $(RENDER_DIR)/vpn-passthrough render
 
 clean:
 	rm -rf dist build

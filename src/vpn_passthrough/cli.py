@@ -3,7 +3,7 @@
 import sys
 
 from .service import Service, ApplyError, DEFAULT_CONFIG
-from .settings import SettingsError
+from .settings import SettingsError, PROTOCOLS
 from . import kernel
 
 USAGE = """usage: vpn-passthrough [--config FILE] COMMAND
@@ -106,7 +106,7 @@ def format_status(st):
                 if st["lan_devices"] else "")]
     lines.append("%-6s %-10s %-9s %-9s %16s %16s" % ("proto", "configured", "effective",
                                                     "helper", "passed pkts", "blocked pkts"))
-    for name in ("pptp", "l2tp", "ipsec"):
+    for name in PROTOCOLS:
         p = st["protocols"][name]
         conf = {True: "on", False: "off", None: "?"}[p["configured"]]
         lines.append("%-6s %-10s %-9s %-9s %16d %16d" % (

@@ -47,7 +47,7 @@ def findings(service):
             out.append(_finding("not_applied", "error", "table inet vpn_passthrough is not "
                                 "loaded.", "/etc/init.d/vpn-passthrough restart"))
         pptp_wanted = s.protocols["pptp"] or any(
-            [c.action == "allow" and "pptp" in c.protocols for c in s.client_list()])
+            [c.action == "allow" and "pptp" in c.protocols for c in s.clients])
         if pptp_wanted:
             states = dict([(m, kernel.module_state(m)) for m in planner.MODULES["pptp"]])
             if not kernel.helper_available("pptp", "tcp"):
