@@ -105,7 +105,7 @@ def resolve(host, s, network):
         try:
             addresses = [netaddr.parse_address(host)]
         except ValueError:
-            for c in s.client_list():
+            for c in s.clients:
                 if host in (c.name, c.label):
                     named = c
                     break
@@ -126,7 +126,7 @@ def resolve(host, s, network):
         if network.neighbours[key] in macs and key not in addresses:
             addresses.append(key)
     clients = []
-    for c in s.client_list():
+    for c in s.clients:
         if c is named or [m for m in c.macs if m in macs] or \
                 [p for p in c.prefixes for a in addresses if p.contains(a[0], a[1])]:
             clients.append({"label": c.label, "name": c.name, "action": c.action,
