@@ -163,9 +163,10 @@ def test_triggers_follow_configured_zones():
     assert ifaces == ["wan", "wan6", "guest"]
 
 
-def test_reload_asks_the_running_service_and_starts_it_when_absent():
+def test_reload_asks_the_running_service_then_renews_triggers_or_starts_it():
+    # `start` on a running instance: procd keeps it, takes the new triggers
     calls, _ = run_init("reload_service")
-    assert calls == ["ubus -t 60 call vpn-passthrough reload"]
+    assert calls == ["ubus -t 60 call vpn-passthrough reload", "start"]
     calls, _ = run_init("reload_service", {"UBUS_RC": "4"})
     assert calls == ["ubus -t 60 call vpn-passthrough reload", "start"]
 
