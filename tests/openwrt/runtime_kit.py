@@ -130,7 +130,7 @@ class Router(userland.Userland):
         self.lan_ns, self.wan_ns = netns + "-lan", netns + "-wan"
 
     # -- set-up -------------------------------------------------------------------------
-    def build(self, wan_extra=""):
+    def build(self, wan_extra="", network_extra=""):
         self.teardown_namespaces()
         for ns in (self.netns, self.lan_ns, self.wan_ns):
             ip("netns", "add", ns)
@@ -149,12 +149,22 @@ class Router(userland.Userland):
         subprocess.run(["ip", "netns", "exec", self.netns, "sysctl", "-qw",
                         "net.ipv4.ip_forward=1"], check=True)
         with open(os.path.join(self.config_dir, "network"), "w") as f:
-            f.write(NETWORK)
+            f.write(NETWORK + network_extra)
         with open(os.path.join(self.config_dir, "firewall"), "w") as f:
             f.write(FIREWALL.format(wan_extra=wan_extra))
         self.start()
         self.install()
         return self
+
+    def uplink(self, dev, addr, peer_addr):
+        """One more WAN device of the router (a veth to the server's namespace)."""
+        peer = "up" + dev[-6:]
+        ip("-n", self.netns, "link", "add", dev, "type", "veth", "peer", "name", peer,
+           "netns", self.wan_ns)
+        ip("-n", self.netns, "addr", "add", addr, "dev", dev)
+        ip("-n", self.netns, "link", "set", dev, "up")
+        ip("-n", self.wan_ns, "addr", "add", peer_addr, "dev", peer)
+        ip("-n", self.wan_ns, "link", "set", peer, "up")
 
     def teardown_namespaces(self):
         for ns in (self.lan_ns, self.wan_ns):
@@ -223,11 +233,11 @@ class Router(userland.Userland):
                                 + [str(a) for a in args], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, **kw)
 
-    def udp(self, port, count=3):
+    def udp(self, port, count=3, server=WAN_SERVER):
         """Datagrams LAN client -> WAN server; how many arrived."""
         listener = self._py(self.wan_ns, LISTEN, port, 1.5)
         assert listener.stdout.readline().strip() == "ready"
-        sender = self._py(self.lan_ns, SEND, WAN_SERVER, port, count)
+        sender = self._py(self.lan_ns, SEND, server, port, count)
         sender.wait(timeout=10)
         out, err = listener.communicate(timeout=10)
         return int(out.strip())
