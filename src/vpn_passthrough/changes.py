@@ -78,8 +78,9 @@ def _apply(svc, reset):
             p = svc.plan(s=s)
             text = ruleset.render(p, svc.config_path)
         if live_digest == ruleset.read_comment(text)[0]:
-            if not kernel.include_present():    # e.g. the table of an older version
-                kernel.install_include(ruleset.render_include(_live_text(svc, p, listing)))
+            # e.g. the table of an older version, or a link someone removed
+            if not kernel.include_present() or kernel.include_linked() is False:
+                _include(_live_text(svc, p, listing))
             return {"changed": False, "flushed": 0, "errors": helper_errors(p)}
     carried, since = None, int(time.time())
     if live_digest is not None and not reset:
@@ -97,12 +98,21 @@ def _apply(svc, reset):
             kernel.nft_apply(text)
         except kernel.KernelError as e2:
             raise ApplyError(str(e2))
-    kernel.install_include(ruleset.render_include(text))
+    _include(text)
     # Flows to cut exist only if the table was absent or its policy was another:
     # under an unchanged policy a blocked flow never got past its first packet.
     policy_changed = ruleset.read_policy(listing) != ruleset.read_policy(text)
     flushed = cut_blocked(p) if policy_changed and planner.blocks_any(p) else 0
     return {"changed": True, "flushed": flushed, "errors": helper_errors(p)}
+
+
+def _include(text):
+    """fw4's include of the table just loaded; a failure to write it does not undo the
+    apply (the rules are live): `check` reports it (fw4_include_missing)."""
+    try:
+        kernel.install_include(ruleset.render_include(text))
+    except OSError:
+        pass
 
 
 def _live_text(svc, p, listing):

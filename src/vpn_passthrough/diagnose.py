@@ -65,6 +65,13 @@ def findings(service):
                                     "the kernel has the pptp helper now, but the loaded rules "
                                     "do not assign it (applied while it was missing).",
                                     "vpn-passthrough apply"))
+        if listing is not None and kernel.include_linked() is False:
+            out.append(_finding("fw4_include_missing", "warning",
+                                "fw4 does not include this table (/usr/share/nftables.d/"
+                                "ruleset-post/vpn-passthrough.nft): after a firewall restart "
+                                "or stop/start the switches stop working until the next apply.",
+                                "vpn-passthrough apply; if it stays, check that "
+                                "/usr/share/nftables.d and /var/run are writable"))
         fw4 = kernel.fw4_listing()
         if fw4 is None:
             out.append(_finding("fw4_missing", "info", "fw4 (table inet fw4) is not loaded: "

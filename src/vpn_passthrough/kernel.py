@@ -74,7 +74,8 @@ def include_linked():
     """Does fw4 find our include? None where fw4 is not installed."""
     if not os.path.isdir(os.path.dirname(INCLUDE_DIR)):
         return None
-    return os.path.realpath(INCLUDE_LINK) == os.path.realpath(INCLUDE_FILE)
+    return (os.path.exists(INCLUDE_FILE)
+            and os.path.realpath(INCLUDE_LINK) == os.path.realpath(INCLUDE_FILE))
 
 
 def remove_include():

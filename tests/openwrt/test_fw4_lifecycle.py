@@ -97,6 +97,19 @@ def test_table_comes_back_with_every_fw4_start_restart_and_reload(router):
     assert st["protocols"]["pptp"]["helper"] == "assigned"
 
 
+def test_a_missing_include_is_a_finding_and_the_next_apply_restores_it(router):
+    ids = [f["id"] for f in router.call("vpn-passthrough", "check")["findings"]]
+    assert "fw4_include_missing" not in ids
+    router.exec(["rm", "/usr/share/nftables.d/ruleset-post/vpn-passthrough.nft"])
+    ids = [f["id"] for f in router.call("vpn-passthrough", "check")["findings"]]
+    assert "fw4_include_missing" in ids
+    assert router.vpn("apply").stdout.startswith("unchanged")
+    ids = [f["id"] for f in router.call("vpn-passthrough", "check")["findings"]]
+    assert "fw4_include_missing" not in ids
+    router.firewall("restart")
+    assert router.table() is not None
+
+
 def test_a_stopped_service_is_not_brought_back_by_fw4(router):
     router.service("stop")
     assert router.table() is None
