@@ -135,3 +135,22 @@ def test_the_include_never_resets_a_live_table_and_recreates_a_missing_one(netns
     assert again.named["l2tp_blocked"] == (7, 420)
     assert ruleset.read_comment(in_ns(netns, ["nft", "list", "table", "inet",
                                               "vpn_passthrough"]).stdout)[1]["l2tp"] == "off"
+
+
+def test_a_page_is_cut_to_the_byte_budget():
+    from vpn_passthrough import report
+    big = {"total": 100, "flows": [{"x": "y" * 2000} for _ in range(100)]}
+    out = report.fit(big, "flows")
+    assert 0 < len(out["flows"]) < 100
+    assert len(json.dumps(out)) <= report.BUDGET
+    small = report.fit({"total": 3, "flows": [1, 2, 3]}, "flows")
+    assert small["flows"] == [1, 2, 3]
+
+
+def test_cli_clients_options(capsys):
+    from vpn_passthrough import cli
+    assert cli._options(["--offset", "5", "--limit", "10"], ("--offset", "--limit")) == \
+        {"--offset": 5, "--limit": 10}
+    for bad in (["--offset"], ["--offset", "-1"], ["--limit", "x"], ["--page", "1"]):
+        assert cli._options(bad, ("--offset", "--limit")) is None
+    assert cli.main(["--config", "/nonexistent", "clients", "--limit", "x"]) == 2
