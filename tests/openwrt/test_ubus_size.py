@@ -67,11 +67,14 @@ def pid(router):
 def test_every_method_answers_under_the_limit(router):
     started = pid(router)
     # thousands of LAN flows in conntrack (UDP 1701, from LAN addresses to the server)
+    inserted = 0
     for i in range(FLOWS):
-        subprocess.run(["ip", "netns", "exec", router.netns, "conntrack", "-I", "-p", "udp",
-                        "-s", "192.168.1.%d" % (2 + i % 250), "-d", "192.0.2.2",
-                        "--sport", str(10000 + i), "--dport", "1701", "-t", "600"],
-                       capture_output=True)
+        inserted += subprocess.run(
+            ["ip", "netns", "exec", router.netns, "conntrack", "-I", "-p", "udp",
+             "-s", "192.168.1.%d" % (2 + i % 250), "-d", "192.0.2.2", "--sport",
+             str(10000 + i), "--dport", "1701", "-t", "600"],
+            capture_output=True).returncode == 0
+    assert inserted > FLOWS * 0.9, inserted
     for obj, extra in (("vpn-passthrough", {}), ("luci.vpn-passthrough", SESSION)):
         text, st = ubus_call(router, obj, "status", extra)
         assert len(text) <= LIMIT, len(text)
@@ -88,9 +91,14 @@ def test_every_method_answers_under_the_limit(router):
         assert [c["name"][:12] for c in page["clients"]][0] == "client %05d" % (CLIENTS - 10)
         assert len(page["clients"]) == 10
 
+        listed = subprocess.run(["ip", "netns", "exec", router.netns, "conntrack", "-L", "-p",
+                                 "udp", "--dport", "1701"], capture_output=True,
+                                text=True).stdout.count("dport=1701 ")
         text, sessions = ubus_call(router, obj, "sessions", extra)
         assert len(text) <= LIMIT, len(text)
-        assert sessions["total"] == FLOWS and sessions["counts"]["l2tp"] == FLOWS
+        assert listed > FLOWS * 0.9, listed
+        assert abs(sessions["total"] - listed) <= 10, (sessions["total"], listed)
+        assert sessions["counts"]["l2tp"] == sessions["total"]
         assert sessions["truncated"] is True and len(sessions["flows"]) <= 100
 
         text, _ = ubus_call(router, obj, "check", extra)
