@@ -448,8 +448,10 @@ def test_luci_packages_as_make_ipk_builds_them(tmp_path, name, must_have):
 
 # Commands the service starts, and the OpenWrt package that provides each. `ip` is the
 # virtual package that ip-tiny and ip-full provide; modprobe is ubox's kmodloader, in
-# every image (base), so it needs no Depends entry.
-COMMANDS = {"nft": "nftables-json", "conntrack": "conntrack", "ip": "ip", "modprobe": None}
+# every image (base), so it needs no Depends entry; so is the ubus CLI (package ubus, which
+# procd and netifd need).
+COMMANDS = {"nft": "nftables-json", "conntrack": "conntrack", "ip": "ip", "modprobe": None,
+            "ubus": None}
 
 
 def test_depends_cover_every_command_the_service_runs():
