@@ -282,7 +282,7 @@ def release_depends(release):
 # Commands the service and its init script start, and the OpenWrt package of each.
 # modprobe is ubox's kmodloader, in every OpenWrt image (ubox is not in the fixtures and
 # nothing depends on it); the kmod packages also load their modules at boot (AUTOLOAD).
-COMMANDS = {"nft": "nftables-json", "conntrack": "conntrack", "ip": "ip", "ubus": "ubus",
+COMMANDS = {"nft": "nftables-json", "conntrack": "conntrack", "ip": "ip", "uci": "uci", "ubus": "ubus",
             "modprobe": None}
 # the init script's other commands: busybox (logger) and base-files shell libraries
 SHELL_BUILTIN = {"logger", "procd_open_instance", "procd_set_param", "procd_close_instance",

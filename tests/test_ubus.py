@@ -15,6 +15,7 @@ import json
 import os
 import signal
 import sys
+import time
 
 import pytest
 
@@ -156,10 +157,14 @@ def test_both_objects_registered_with_exact_signatures(connected, config):
     api_for(config)
     objs = bus.objects()
     t, s = bus.BLOBMSG_TYPE_TABLE, bus.BLOBMSG_TYPE_STRING
-    assert objs[ubus_api.OBJECT] == {"status": {}, "sessions": {}, "check": {}, "reload": {},
-                                     "set": {"values": t}, "diagnose": {"host": s}}
+    n = bus.BLOBMSG_TYPE_INT32
+    assert objs[ubus_api.OBJECT] == {"status": {}, "clients": {"offset": n, "limit": n},
+                                     "sessions": {}, "reset_counters": {}, "check": {},
+                                     "reload": {}, "set": {"values": t}, "diagnose": {"host": s}}
     assert objs[ubus_api.LUCI_OBJECT] == {
-        "status": {"ubus_rpc_session": s}, "sessions": {"ubus_rpc_session": s},
+        "status": {"ubus_rpc_session": s},
+        "clients": {"offset": n, "limit": n, "ubus_rpc_session": s},
+        "sessions": {"ubus_rpc_session": s}, "reset_counters": {"ubus_rpc_session": s},
         "check": {"ubus_rpc_session": s}, "reload": {"ubus_rpc_session": s},
         "set": {"values": t, "ubus_rpc_session": s},
         "diagnose": {"host": s, "ubus_rpc_session": s}}
@@ -245,7 +250,9 @@ def test_invalid_settings_answer_with_the_field(connected, tmp_path, in_netns):
     st = one_reply(call(ubus_api.OBJECT, "status", luci=True))
     assert st["applied"] is False and st["errors"]
     sessions = one_reply(call(ubus_api.OBJECT, "sessions"))
-    assert sessions["sessions"] == [] and sessions["field"] == "vpn-passthrough.globals.log"
+    assert sessions["flows"] == [] and sessions["field"] == "vpn-passthrough.globals.log"
+    page = one_reply(call(ubus_api.OBJECT, "clients", {"offset": 0, "limit": 10}))
+    assert page["clients"] == [] and page["field"] == "vpn-passthrough.globals.log"
     # the event still goes out, so a LuCI page shows the failure
     assert [e for e, _ in bus.standin_events()] == [ubus_api.EVENT]
 
@@ -255,7 +262,8 @@ def test_sessions_and_check_shapes(connected, config, in_netns, luci):
     api_for(config)
     one_reply(call(ubus_api.OBJECT, "reload"))
     sessions = one_reply(call(ubus_api.OBJECT, "sessions", luci=luci))
-    assert sessions == {"sessions": []}        # empty namespace: no flows
+    assert sessions == {"total": 0, "truncated": False, "flows": [],     # empty namespace
+                        "counts": {"pptp": 0, "l2tp": 0, "ipsec": 0}}
     findings = one_reply(call(ubus_api.OBJECT, "check", luci=luci))["findings"]
     assert isinstance(findings, list)
     for f in findings:
@@ -264,6 +272,54 @@ def test_sessions_and_check_shapes(connected, config, in_netns, luci):
     # the stand-in is not importable as `ubus`, so check reports the binding missing
     assert "ubus_missing" in [f["id"] for f in findings]
     json.dumps(findings)
+
+
+CLIENT = "config client\n\toption name 'c%d'\n\tlist ip '10.%d.%d.%d'\n\toption action '%s'\n"
+
+
+def with_clients(path, n):
+    text = open(path).read() + "".join(
+        CLIENT % (i, 1 + i // 65536, (i // 256) % 256, i % 256, "block" if i % 3 else "allow")
+        for i in range(n))
+    open(path, "w").write(text)
+
+
+@pytest.mark.parametrize("luci", [False, True], ids=["ubus-call", "luci"])
+def test_status_is_a_summary_and_clients_come_in_pages(connected, config, in_netns, luci):
+    with_clients(config, 250)
+    api_for(config)
+    assert one_reply(call(ubus_api.OBJECT, "reload"))["ok"] is True
+    st = one_reply(call(ubus_api.OBJECT, "status", luci=luci))
+    assert st["clients"] == {"total": 250, "blocking": 166, "allowing": 84}
+    assert st["counters_since"] > 0
+    assert st["zones"]["source"] == "settings"
+    assert st["zones"]["wan"] == {"zones": [], "devices": ["wan0"], "down": []}
+    page = one_reply(call(ubus_api.OBJECT, "clients", {"offset": 240, "limit": 5}, luci=luci))
+    assert page["total"] == 250 and page["offset"] == 240
+    assert [c["name"] for c in page["clients"]] == ["c240", "c241", "c242", "c243", "c244"]
+    c = page["clients"][1]
+    assert c == {"name": "c241", "label": "@client[241]", "action": "block",
+                 "protocols": ["pptp", "l2tp", "ipsec"], "hosts": ["10.1.0.241"],
+                 "hosts_total": 1, "blocked": {"packets": 0, "bytes": 0},
+                 "passed": {"packets": 0, "bytes": 0}}
+    page = one_reply(call(ubus_api.OBJECT, "clients", {"offset": 0, "limit": 100000}))
+    assert len(page["clients"]) == 100                  # capped
+    page = one_reply(call(ubus_api.OBJECT, "clients", {"offset": 1000, "limit": 10}))
+    assert page["clients"] == [] and page["total"] == 250
+    # python3-ubus has no optional arguments: both are required
+    assert call(ubus_api.OBJECT, "clients", {"offset": 0})[0] == \
+        bus.UBUS_STATUS_INVALID_ARGUMENT
+
+
+def test_reset_counters_zeroes_and_announces(connected, config, in_netns):
+    api_for(config)
+    assert one_reply(call(ubus_api.OBJECT, "reload"))["ok"] is True
+    before = one_reply(call(ubus_api.OBJECT, "status"))["counters_since"]
+    time.sleep(1.1)
+    reply = one_reply(call(ubus_api.OBJECT, "reset_counters", luci=True))
+    assert reply["ok"] is True
+    assert reply["status"]["counters_since"] > before
+    assert [e for e, _ in bus.standin_events()][-1] == ubus_api.EVENT
 
 
 def test_internal_error_is_a_reply_not_status_9(connected, config, monkeypatch):

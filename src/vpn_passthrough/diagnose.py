@@ -66,6 +66,13 @@ def findings(service):
                                     "the kernel has the pptp helper now, but the loaded rules "
                                     "do not assign it (applied while it was missing).",
                                     "vpn-passthrough apply"))
+        if listing is not None and kernel.include_linked() is False:
+            out.append(_finding("fw4_include_missing", "warning",
+                                "fw4 does not include this table (/usr/share/nftables.d/"
+                                "ruleset-post/vpn-passthrough.nft): after a firewall restart "
+                                "or stop/start the switches stop working until the next apply.",
+                                "vpn-passthrough apply; if it stays, check that "
+                                "/usr/share/nftables.d and /var/run are writable"))
         fw4 = kernel.fw4_listing()
         if fw4 is None:
             out.append(_finding("fw4_missing", "info", "fw4 (table inet fw4) is not loaded: "
@@ -79,6 +86,7 @@ def findings(service):
                                 "module stays in use.",
                                 "uci set firewall.@defaults[0].auto_helper=0 or remove 'pptp' "
                                 "from the zones' helper lists; fw4 reload"))
+    out.extend(_zones(service, s))
     out.extend(_firewall(service, s))
     if _sysctl("net/netfilter/nf_conntrack_acct") == "0":
         out.append(_finding("acct_off", "info", "conntrack accounting is off: sessions show "
@@ -93,6 +101,26 @@ def _sysctl(name):
             return f.read().strip()
     except OSError:
         return None
+
+
+def _zones(service, s):
+    """Zone networks without a device (down, or unknown to netifd): nothing of theirs
+    is matched until they come up and the interface trigger re-applies."""
+    try:
+        z = service.zones(s)
+    except SettingsError as e:
+        return [_finding("zones_invalid", "error", str(e),
+                         "correct the option named above, then: vpn-passthrough apply")]
+    out = []
+    for side in ("lan", "wan"):
+        for net in z[side]["down"]:
+            out.append(_finding("zone_network_down", "warning",
+                                "network '" + net + "' of the " + side.upper() + " zone has no "
+                                "device (down): no rule matches its traffic until it comes up "
+                                "and the service re-applies (its interface trigger does).",
+                                "ifup " + net + "; see: ubus call network.interface." + net
+                                + " status"))
+    return out
 
 
 def _firewall(service, s):

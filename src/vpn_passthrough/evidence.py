@@ -16,6 +16,7 @@ import time
 from . import flows
 from . import kernel
 from . import netaddr
+from . import pkgmgr
 from . import rulescan
 from . import uci
 from . import verdicts
@@ -86,7 +87,8 @@ def collect(svc, host, watch=WATCH_DEFAULT):
             p["foreign"].append(h)
         e["protocols"][name] = p
     if host_flows.get("pptp"):
-        e["pptp"] = {"kernel_helper": kernel.helper_available("pptp", "tcp"),
+        e["pptp"] = {"install": pkgmgr.install(pkgmgr.pptp_kmod()),
+                     "kernel_helper": kernel.helper_available("pptp", "tcp"),
                      "nat_module": kernel.module_state("nf_nat_pptp"),
                      "assigns": ours["helper"]}
     return e

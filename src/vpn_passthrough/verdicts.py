@@ -49,7 +49,9 @@ SEVERITY = {"blocked_switch": "error", "blocked_client": "error", "blocked_elsew
             "limited_view": "info", "disabled": "warning"}
 
 CONFIG = "vpn-passthrough"
-KMOD = "kmod-nf-nathelper-pptp (older releases: kmod-nf-nathelper-extra)"
+# The install command comes with the evidence (pkgmgr knows the release); pure callers
+# without it get words, not a command for the wrong package manager.
+INSTALL_KMOD = "install the package holding the PPTP helper modules"
 
 
 def wan_kind(text):
@@ -200,7 +202,7 @@ def _pptp(p, e):
         ev = ["control connection without helper=pptp: " + _flow_text(bare[0])]
         if not helper.get("kernel_helper", True):
             ev.append("the kernel has no pptp conntrack helper")
-            fix = "opkg install " + KMOD + "; then: vpn-passthrough apply"
+            fix = helper.get("install", INSTALL_KMOD) + "; then: vpn-passthrough apply"
         elif not helper.get("assigns", True):
             ev.append("the loaded rules do not assign the pptp helper (applied while it "
                       "was missing, or the table is not loaded)")
@@ -215,7 +217,7 @@ def _pptp(p, e):
         ev = ["nf_nat_pptp is not loaded: call IDs are tracked but not translated",
               _flow_text(control[0])]
         return verdict("pptp", "pptp_nat_missing", ev,
-                       "opkg install " + KMOD + "; modprobe nf_nat_pptp")
+                       helper.get("install", INSTALL_KMOD) + "; modprobe nf_nat_pptp")
     if gre and not [f for f in gre if f["replied"]]:
         return _unanswered("pptp", gre, e, "GRE one-way: sent, nothing came back"
                            + (" (the control connection was answered)" if control else ""))
