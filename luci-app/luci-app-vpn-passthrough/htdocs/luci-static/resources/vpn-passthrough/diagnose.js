@@ -68,6 +68,9 @@ return baseclass.extend({
 	/* Known hosts first, then session devices the hints do not name; called
 	 * again by the view whenever the live sessions change. */
 	fillHosts: function() {
+		if (!this.select)
+			return;
+
 		var choices = [], known = {}, current = this.select.value;
 
 		Object.keys(this.hosts).sort().forEach(L.bind(function(mac) {

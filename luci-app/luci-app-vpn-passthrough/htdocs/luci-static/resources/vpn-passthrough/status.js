@@ -150,13 +150,13 @@ return baseclass.extend({
 		this.sessionTable = new vptable.LiveTable('sessions', [
 			_('Protocol'), _('Device on LAN'), _('VPN server'), _('State'), _('Age'), _('Traffic'), _('Helper')
 		], _('No VPN sessions pass through the router right now.'));
-		this.pager = E('div', { 'class': 'cbi-page-actions' });
+		this.pager = E('div');
 		this.sessionNote = E('p', { 'class': 'cbi-value-description' });
 
 		this.node = E('div', { 'class': 'cbi-section', 'id': 'vpnpt-live' }, [
 			E('h3', [ _('Live status') ]),
 			this.summary,
-			E('div', { 'class': 'cbi-page-actions' }, [
+			E('div', [
 				E('button', { 'class': 'btn cbi-button cbi-button-apply', 'click': ui.createHandlerFn(this, 'handleReload') }, [ _('Apply rules again') ]), ' ',
 				E('button', { 'class': 'btn cbi-button cbi-button-reset', 'click': ui.createHandlerFn(this, 'handleResetCounters') }, [ _('Reset counters') ])
 			]),
@@ -206,7 +206,7 @@ return baseclass.extend({
 				msg.protocolName(proto),
 				(p.configured == null) ? '-' : (on ? _('On') : _('Off')),
 				{ sig: String(p.effective), node: function() {
-					var cls = { on: 'label success', off: 'label important', degraded: 'label warning' }[p.effective] || 'label';
+					var cls = { on: 'label success', degraded: 'label warning' }[p.effective] || 'label';
 					return E('span', { 'class': cls, 'data-protocol': proto }, [ msg.effective(p.effective) ]);
 				} },
 				msg.helper(p.helper),
@@ -256,11 +256,11 @@ return baseclass.extend({
 			] };
 		}));
 
-		dom.content(this.pager, total > PAGE ? [
+		dom.content(this.pager, total > PAGE ? E('div', { 'class': 'cbi-page-actions' }, [
 			E('button', { 'class': 'btn', 'disabled': this.offset > 0 ? null : '', 'click': ui.createHandlerFn(this, 'handlePage', -1) }, [ '«' ]),
 			' ', _('%d-%d of %d').format(this.offset + 1, this.offset + clients.length, total), ' ',
 			E('button', { 'class': 'btn', 'disabled': this.offset + PAGE < total ? null : '', 'click': ui.createHandlerFn(this, 'handlePage', 1) }, [ '»' ])
-		] : '');
+		]) : '');
 	},
 
 	updateSessions: function(reply) {
