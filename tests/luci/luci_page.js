@@ -8,7 +8,13 @@
  *
  * Steps: log in; render the page (every /ubus reply recorded); PPTP switch off
  * + Save & Apply; "Turn off now" for L2TP; a client (name + MAC) added + Save &
- * Apply; the page again with Accept-Language: ja. Screenshots in ARTIFACT_DIR.
+ * Apply; Diagnose; the page again with Accept-Language: ja. Screenshots in
+ * ARTIFACT_DIR.
+ *
+ *   node luci_page.js BASE_URL ARTIFACT_DIR scale
+ *
+ * With many clients in the file: how long the page takes to render, which
+ * calls two polls make, and whether a poll rebuilds rows it already shows.
  * The Python test (tests/openwrt/test_luci_page.py) checks the file and the
  * kernel afterwards.
  */
@@ -19,7 +25,7 @@ const os = require('os');
 const path = require('path');
 const { chromium } = require('playwright-core');
 
-const [ base, artifacts ] = process.argv.slice(2);
+const [ base, artifacts, mode ] = process.argv.slice(2);
 const PAGE = base + '/cgi-bin/luci/admin/network/vpn-passthrough';
 const CLIENT = { name: 'Kids tablet', mac: '02:00:00:00:aa:01' };
 const out = { rpc: [], failedRpc: [], httpErrors: [], pageErrors: [], console: [], steps: {}, fatal: null };
@@ -49,7 +55,7 @@ function watch(page) {
 				return;   /* 'list': LuCI probing which objects exist */
 			const name = (c.params || []).slice(1, 3).join('.');
 			const code = r.error ? 'error' : (r.result || [])[0];
-			out.rpc.push({ call: name, code });
+			out.rpc.push({ call: name, args: (c.params || [])[3], code, at: Date.now() });
 			if (res.status() != 200 || r.error || code !== 0)
 				out.failedRpc.push({ call: name, args: (c.params || [])[3], status: res.status(), error: r.error || null, code });
 		});
@@ -132,6 +138,32 @@ async function session(profiles, contexts, locale) {
 		const page = await session(profiles, contexts, 'en');
 		watch(page);
 
+		if (mode == 'scale') {
+			out.rpc = [];
+			const t0 = Date.now();
+			await openPage(page);
+			await page.waitForSelector('#cbi-vpn-passthrough-client .cbi-section-table-row[data-sid]');
+			out.steps.scale = {
+				renderMs: Date.now() - t0,
+				formRows: await page.locator('#cbi-vpn-passthrough-client .cbi-section-table-row[data-sid]').count(),
+				pager: await page.locator('[data-pager=clients]').innerText()
+			};
+			/* mark the rows on screen; a poll that rebuilt them would lose the marks */
+			await page.evaluate(() => document.querySelectorAll('#vpnpt-live tr[data-key]').forEach((tr) => tr.vptMark = 1));
+			const since = Date.now();
+			await page.waitForTimeout(11000);
+			out.steps.scale.pollCalls = out.rpc.filter((c) => c.at >= since).map((c) => ({ call: c.call, args: c.args }));
+			out.steps.scale.rowsKept = await page.evaluate(() =>
+				Array.from(document.querySelectorAll('#vpnpt-live tr[data-key]')).every((tr) => tr.vptMark === 1));
+			out.steps.scale.liveRows = await page.locator('#vpnpt-live tr[data-key]').count();
+			/* the next page of the client table */
+			await page.locator('[data-pager=clients] button').last().click();
+			await page.locator('[data-pager=clients]', { hasText: '51-100' }).waitFor();
+			out.steps.scale.secondPage = await page.locator('#cbi-vpn-passthrough-client td[data-name=name] input').first().inputValue();
+			await page.screenshot({ path: path.join(artifacts, 'luci-page-1000-clients.png'), fullPage: true });
+			return;
+		}
+
 		/* only this page counts: LuCI answers the login page itself with 403, and
 		 * the landing page's own calls are not ours */
 		out.httpErrors = [];
@@ -175,7 +207,19 @@ async function session(profiles, contexts, locale) {
 		out.steps.clientAdded = CLIENT;
 		await page.screenshot({ path: path.join(artifacts, 'luci-page-client.png'), fullPage: true });
 
-		/* 4. Japanese */
+		/* 4. Diagnose a device picked from the list */
+		await page.locator('#vpnpt-diagnose-run').click();
+		await page.waitForFunction(() => {
+			const r = document.querySelector('#vpnpt-diagnose-result');
+			return r && r.textContent && !r.querySelector('.spinning');
+		});
+		out.steps.diagnosed = {
+			host: await page.locator('#vpnpt-diagnose-host').inputValue(),
+			verdicts: await page.locator('#vpnpt-diagnose-result tr[data-verdict]').count(),
+			text: await page.locator('#vpnpt-diagnose-result').innerText()
+		};
+
+		/* 5. Japanese */
 		const ja = await session(profiles, contexts, 'ja');
 		watch(ja);
 		await openPage(ja);
@@ -188,6 +232,18 @@ async function session(profiles, contexts, locale) {
 			settings: await ja.locator('#cbi-vpn-passthrough').innerText()
 		};
 		await ja.screenshot({ path: path.join(artifacts, 'luci-page-ja.png'), fullPage: true });
+
+		/* The verdicts as the Japanese page shows them: a reply of the diagnose
+		 * contract (CANNED here, the installed service may not diagnose yet) given to
+		 * the page's own module in real LuCI. */
+		out.steps.japaneseVerdicts = await ja.evaluate(() => L.require('vpn-passthrough.diagnose').then((d) => {
+			d.show('02:00:00:00:aa:01', { host: '02:00:00:00:aa:01', verdicts: [
+				{ protocol: 'pptp', id: 'blocked_here', evidence: [ 'pptp_blocked +3 packets' ], fix: 'uci set vpn-passthrough.pptp.enabled=1' },
+				{ protocol: 'ipsec', id: 'esp_without_natt', evidence: [ 'esp 192.168.1.10 -> 198.51.100.7' ], fix: 'enable NAT-T' },
+				{ protocol: 'l2tp', id: 'nothing_wrong', evidence: [], fix: '' } ] });
+			return document.querySelector('#vpnpt-diagnose-result').innerText;
+		}));
+		await ja.locator('#vpnpt-diagnose').screenshot({ path: path.join(artifacts, 'luci-page-ja-diagnose.png') });
 	}
 	catch (e) {
 		out.fatal = String(e && e.stack || e);
@@ -200,6 +256,6 @@ async function session(profiles, contexts, locale) {
 			await ctx.close();
 		for (const profile of profiles)
 			fs.rmSync(profile, { recursive: true, force: true });
+		process.stdout.write(JSON.stringify(out) + '\n');
 	}
-	process.stdout.write(JSON.stringify(out) + '\n');
 })();

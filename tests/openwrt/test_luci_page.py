@@ -144,10 +144,9 @@ def luci():
         subprocess.run(['ip', 'netns', 'del', NETNS], capture_output=True)
 
 
-@pytest.fixture(scope='module')
-def seen(luci):
+def _drive(luci, *mode):
     r = subprocess.run(['ip', 'netns', 'exec', NETNS, 'node', os.path.join(LUCI_TESTS, 'luci_page.js'),
-                        'http://127.0.0.1:%d' % PORT, ARTIFACTS],
+                        'http://127.0.0.1:%d' % PORT, ARTIFACTS] + list(mode),
                        capture_output=True, text=True, timeout=600, cwd=LUCI_TESTS,
                        env=dict(os.environ, CHROMIUM=CHROMIUM))
     assert r.returncode == 0, r.stderr
@@ -155,6 +154,11 @@ def seen(luci):
     assert result['fatal'] is None, '%s\npage errors: %s\nconsole: %s\nhttp: %s\n%s' % (
         result['fatal'], result['pageErrors'], result['console'], result['httpErrors'], luci.logs())
     return result
+
+
+@pytest.fixture(scope='module')
+def seen(luci):
+    return _drive(luci)
 
 
 def _missing_methods(luci):
@@ -208,6 +212,23 @@ def test_added_client_reaches_the_file_and_the_kernel_sets(luci, seen):
     assert ruleset and MAC in ruleset, _kernel()
 
 
+def test_diagnose_runs_for_a_device_picked_from_the_list(luci, seen):
+    d = seen['steps']['diagnosed']
+    assert d['host'], 'no device offered'
+    if 'luci.vpn-passthrough.diagnose' in _missing_methods(luci):
+        # the page degrades: it says so instead of failing
+        assert 'cannot diagnose yet' in d['text'], d
+    else:
+        assert d['verdicts'] >= 1, d
+
+
+def test_diagnose_verdicts_read_in_japanese(seen):
+    text = seen['steps']['japaneseVerdicts']
+    for english in ('Blocked here', 'Nothing wrong', 'ESP without NAT-T', 'Verdict', 'Evidence'):
+        assert english not in text, text
+    assert 'このページの設定で遮断されています' in text and 'pptp_blocked +3 packets' in text, text
+
+
 def test_japanese_throughout_with_accept_language_ja(seen):
     ja = seen['steps']['japanese']
     assert ja['lang'] == 'ja'
@@ -216,3 +237,29 @@ def test_japanese_throughout_with_accept_language_ja(seen):
                     'Unknown', 'Fix:', 'Diagnose', 'Settings', 'PPTP passthrough', 'No problems found'):
         assert english not in ja['live'] + ja['diagnose'] + ja['settings'], english
     assert re.search(r'[\u3040-\u30ff]', ja['live']) and re.search(r'[\u3040-\u30ff]', ja['diagnose'])
+
+
+def _clients(n):
+    return ''.join("\nconfig client\n\toption name 'device %d'\n\tlist mac '02:00:00:%02x:%02x:%02x'\n"
+                   % (i, i >> 16 & 255, i >> 8 & 255, i & 255) for i in range(n))
+
+
+def test_page_stays_usable_with_1000_clients(luci, seen):
+    """Issue 13: rendered once, then each poll asks for the summary and one page of
+    client counters only, and keeps the rows it already shows."""
+    with open(os.path.join(luci.config_dir, 'vpn-passthrough'), 'w') as f:
+        f.write(CONFIG + _clients(1000))
+    luci.call('vpn-passthrough', 'reload', timeout=120)
+    scale = _drive(luci, 'scale')['steps']['scale']
+    print('1,000 clients: page rendered in %d ms' % scale['renderMs'])
+    assert scale['formRows'] == 50 and '1-50 of 1000' in scale['pager'], scale
+    assert scale['secondPage'] == 'device 50', scale
+    assert scale['renderMs'] < 30000
+    calls = [c['call'] for c in scale['pollCalls']]
+    assert calls.count('luci.vpn-passthrough.status') == 2, calls   # two polls in 11 s
+    assert set(calls) <= {'luci.vpn-passthrough.status', 'luci.vpn-passthrough.clients',
+                          'luci.vpn-passthrough.sessions', 'luci.vpn-passthrough.check'}, calls
+    for c in scale['pollCalls']:
+        if c['call'] == 'luci.vpn-passthrough.clients':
+            assert c['args']['limit'] <= 25, c
+    assert scale['rowsKept'] and scale['liveRows'] >= 3
