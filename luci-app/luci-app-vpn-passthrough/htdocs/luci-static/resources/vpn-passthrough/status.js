@@ -162,7 +162,7 @@ return baseclass.extend({
 			]),
 			E('h4', [ _('Protocols') ]), this.protocolTable.node, this.counters,
 			E('h4', [ _('Checks') ]), this.findings,
-			E('h4', [ _('Per-client rules') ]), this.clientTable.node, this.pager,
+			this.clientPanel = E('div', [ E('h4', [ _('Per-client rules') ]), this.clientTable.node, this.pager ]),
 			E('h4', [ _('Active VPN sessions') ]), this.sessionTable.node, this.sessionNote
 		]);
 
@@ -245,6 +245,9 @@ return baseclass.extend({
 
 		if (reply && reply.offset != null)
 			this.offset = reply.offset;
+
+		/* a service without `clients` has no counters to show: no empty table */
+		this.clientPanel.hidden = !(reply && reply.total != null);
 
 		this.clientTable.update(clients.map(function(c) {
 			return { key: c.label || c.name, cells: [
