@@ -4,7 +4,8 @@
     python3 package/mkipk.py [SPEC.json] [--src DIR] [--out DIR] [--version V]
                              [--set Field=value ...]
 
-SPEC defaults to package/vpn-passthrough/ipk.json; --version V is --set Version=V.
+SPEC defaults to package/vpn-passthrough/ipk.json; --version V is --set Version=V (the
+upstream version: the spec's "release" is appended, giving V-release).
 
 The layout is the one OpenWrt's scripts/ipkg-build writes and opkg reads: a gzip'd
 tar holding ./debian-binary ("2.0"), ./data.tar.gz and ./control.tar.gz; GNU tar
@@ -18,12 +19,21 @@ SPEC (JSON; paths relative to --src, default the current directory):
       "control": {"Package": "...", "Version": "...", "Depends": "a, b", ...,
                   "Description": "first line\\nmore lines"},
       "version_from": "src/pkg/__init__.py",      (optional: VERSION = "x.y.z")
+      "release": "1",                             (optional: Version becomes x.y.z-1)
       "files": [["src/pkg/*.py", "/usr/lib/app/pkg/", "0644"],   (glob -> directory)
                 ["files/usr/sbin/app", "/usr/sbin/app", "0755"],  (one file)
                 ["htdocs/", "/www/", "0644"]],                   (a tree, recursively)
       "conffiles": ["/etc/config/app"],
-      "scripts": {"postinst": "package/app/postinst", "prerm": "package/app/prerm"}
+      "scripts": {"postinst": "package/app/postinst", "prerm": "package/app/prerm"},
+      "bytecode": {"python": "3.11", "under": "/usr/lib/app/"}     (optional)
     }
+
+"bytecode": every installed .py under "under" is compiled by this interpreter, which
+must be that Python version (bytecode is version-specific), to
+<dir>/__pycache__/<name>.cpython-311.pyc, as a checked-hash pyc (PEP 552): Python
+checks it against the source's hash, not its mtime, so it stays valid whatever mtime
+the package manager gives the .py, and a .py edited on the router is never run from
+stale bytecode. The sources stay in the package beside it.
 
 Later "files" entries win over earlier ones for the same installed path (so a tree
 can be installed 0644 and one executable in it then 0755). Empty control fields are
@@ -33,12 +43,15 @@ the uncompressed data.tar, as ipkg-build computes it.
 
 import glob
 import gzip
+import importlib.util
 import io
 import json
 import os
+import py_compile
 import re
 import sys
 import tarfile
+import tempfile
 
 FIELD_ORDER = ("Package", "Version", "Depends", "Provides", "Conflicts", "Source",
                "SourceName", "License", "LicenseFiles", "Section", "URL", "Maintainer",
@@ -108,6 +121,39 @@ def collect(spec, src):
     return out
 
 
+def compile_bytecode(files, spec):
+    """{install path: (source, mode)} plus one checked-hash .pyc per .py under
+    spec["under"], compiled by this interpreter (which must be spec["python"])."""
+    want = str(spec.get("python", ""))
+    have = "%d.%d" % sys.version_info[:2]
+    if want != have:
+        raise SpecError("bytecode for Python %s needs that interpreter; this is %s (%s)"
+                        % (want, have, sys.executable))
+    under = spec.get("under", "/")
+    tmp = tempfile.mkdtemp(prefix="mkipk-pyc-")
+    out = dict(files)
+    for dest in sorted(files):
+        if not (dest.startswith(under) and dest.endswith(".py")):
+            continue
+        cache = importlib.util.cache_from_source(dest)    # <dir>/__pycache__/<n>.cpython-XY.pyc
+        target = os.path.join(tmp, cache.lstrip("/"))
+        # dfile: tracebacks name the file where it lies on the router
+        py_compile.compile(files[dest][0], cfile=target, dfile=dest, doraise=True,
+                           invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
+        with open(target, "rb") as f:
+            out[cache] = (f.read(), 0o644)
+        os.unlink(target)
+    _rmtree_empty(tmp)
+    if len(out) == len(files):
+        raise SpecError("bytecode: no .py installed under " + under)
+    return out
+
+
+def _rmtree_empty(top):
+    for dirpath, _, _ in sorted(os.walk(top), reverse=True):
+        os.rmdir(dirpath)
+
+
 def _ignored(name):
     return name in ("__pycache__", ".git") or name.endswith((".pyc", ".pyo", "~"))
 
@@ -151,6 +197,9 @@ def data_entries(files):
         for i in range(1, len(parts)):
             entries["./" + "/".join(parts[:i]) + "/"] = (None, 0o755)
         source, mode = files[dest]
+        if isinstance(source, bytes):       # made here (bytecode), not read from the tree
+            entries["./" + "/".join(parts)] = (source, mode)
+            continue
         with open(source, "rb") as f:
             entries["./" + "/".join(parts)] = (f.read(), mode)
     return entries
@@ -182,6 +231,9 @@ def build(spec, src=".", out=".", overrides=None, mtime=None):
     if spec.get("version_from") and not fields.get("Version"):
         fields["Version"] = read_version(os.path.join(src, spec["version_from"]))
     fields.update(overrides or {})
+    if spec.get("release") and fields.get("Version"):
+        # upstream version + package release, as the buildroot's PKG_VERSION-PKG_RELEASE
+        fields["Version"] = "%s-%s" % (fields["Version"], spec["release"])
     for required in ("Package", "Version", "Architecture", "Description"):
         if not str(fields.get(required, "")).strip():
             raise SpecError("control field " + required + " is missing")
@@ -191,7 +243,10 @@ def build(spec, src=".", out=".", overrides=None, mtime=None):
         mtime = epoch()
     files = collect(spec, src)
     if mtime is None:   # no SOURCE_DATE_EPOCH: the newest input, still the same for the same tree
-        mtime = int(max(os.stat(p).st_mtime for p, _ in files.values()))
+        mtime = int(max(os.stat(p).st_mtime for p, _ in files.values()
+                        if not isinstance(p, bytes)))
+    if spec.get("bytecode"):
+        files = compile_bytecode(files, spec["bytecode"])
 
     data_tar = make_tar(data_entries(files), mtime)
     fields["Installed-Size"] = str(len(data_tar))

@@ -74,3 +74,28 @@ def seed_root(release, root):
     subprocess.run(["sh", os.path.join(KIT, "feeds", "seed-root.sh"), release, root],
                    check=True, capture_output=True)
     return root
+
+
+def opkg(root, *args, env=None):
+    """The kit's real opkg on an offline root (absolute -o/-f/-t paths: opkg chdir()s).
+    env: extra variables (IPKG_INSTROOT, IPKG_NO_SCRIPT, as OpenWrt's image build sets)."""
+    root = os.path.abspath(root)
+    e = dict(os.environ, **(env or {}))
+    return subprocess.run([tool("opkg"), "-o", root, "-f", root + "/etc/opkg.conf",
+                           "-t", root + "/tmp"] + list(args),
+                          capture_output=True, text=True, env=e)
+
+
+def apk(root, *args, env=None):
+    """The kit's real apk v3 on an offline root, offline (no network, no cache); the
+    scripts run on the build machine with its environment (--preserve-env,
+    --force-no-chroot), as OpenWrt's image build runs them, with IPKG_INSTROOT from env."""
+    e = dict(os.environ, **(env or {}))
+    cmd = [tool("apk"), "--root", os.path.abspath(root), "--no-network", "--no-cache",
+           "--preserve-env", "--force-no-chroot"]
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, env=e)
+
+
+def fixture(release, name):
+    """Path of one file of a release fixture (feeds/openwrt-RELEASE/NAME)."""
+    return os.path.join(KIT, "feeds", "openwrt-" + release, name)

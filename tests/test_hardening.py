@@ -97,7 +97,7 @@ def test_every_truncation_of_a_full_file_is_safe():
         readme = f.read()
     sample = readme.split("```\nconfig globals 'globals'")[1].split("```")[0]
     text = "config globals 'globals'" + sample
-    assert settings.parse(text).client_list()              # the README example is valid
+    assert settings.parse(text).clients              # the README example is valid
     for cut in range(len(text)):
         _one(text[:cut])
 
@@ -224,3 +224,36 @@ def test_restart_reapplies_idempotently(lab, tmp_path, fresh):
     assert rc == 0 and out.startswith("unchanged")
     assert live(lab) == before                       # counters included
     assert "packets 3" in before
+
+
+def _logging_wrappers(tmp_path, log):
+    """Wrappers around the real ip and conntrack that note each call in `log`."""
+    tools = {}
+    for name in ("ip", "conntrack"):
+        real = [os.path.join(b, name) for b in ("/usr/sbin", "/sbin", "/usr/bin", "/bin")
+                if os.path.exists(os.path.join(b, name))][0]
+        tools[name] = 'echo "%s $*" >> %s\nexec %s "$@"\n' % (name, log, real)
+    return wrapper_dir(tmp_path, tools)
+
+
+def test_a_protocol_switch_starts_conntrack_once_and_ip_only_for_a_flow(lab, tmp_path, fresh):
+    log = tmp_path / "calls"
+    env = _logging_wrappers(tmp_path, log)
+    lab.conntrack(["-F"], check=False)              # no flow left by an earlier test
+    assert lab.vpn(["apply"], write_config(tmp_path, "on"), env=env)[0] == 0
+    # no VPN flow: one conntrack dump (both families), no ip
+    log.write_text("")
+    assert lab.vpn(["apply"], write_config(tmp_path, "pptp-off", pptp=0), env=env)[0] == 0
+    calls = log.read_text().splitlines()
+    assert [c.split()[0] for c in calls] == ["conntrack"], calls
+    # an L2TP flow from a LAN host: the cut asks ip for the addresses, once
+    lab.send_and_listen([("udp", 1701, lab.server_v4)], timeout=1.5)
+    log.write_text("")
+    rc, out, err = lab.vpn(["apply"], write_config(tmp_path, "l2tp-off", pptp=0, l2tp=0),
+                           env=env)
+    assert rc == 0, err
+    assert out.startswith("applied (1 flows cut)"), out
+    calls = [" ".join(c.split()[:2]) for c in log.read_text().splitlines()]
+    calls = [c for c in calls if c != "conntrack -D"]       # the cut itself
+    assert sorted(calls) in (["conntrack -L", "ip -o"],
+                             ["conntrack -L", "ip -o", "ip neigh"]), calls

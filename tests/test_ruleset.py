@@ -187,7 +187,7 @@ def _reference_blocks(p, proto_name, family, address, mac):
     if family == 6 and not p.ipv6:
         return False                # the table does not look at IPv6 at all
     allowed = False
-    for client in p.clients():
+    for client in p.clients:
         if proto_name not in client.protocols:
             continue
         if mac in client.macs or [x for x in client.prefixes if x.contains(family, address)]:

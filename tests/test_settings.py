@@ -17,7 +17,7 @@ def test_default_file_gives_the_defaults():
     assert s.enabled and not s.log and s.ipv6
     assert s.lan_zones == ["lan"] and s.wan_zones == ["wan"]
     assert s.protocols == {"pptp": True, "l2tp": True, "ipsec": True}
-    assert s.client_list() == []
+    assert s.clients == []
 
 
 def test_missing_sections_and_options_mean_defaults():
@@ -30,7 +30,7 @@ def test_client_normalization():
     s = settings.parse("config client\n option name 'Tab'\n list mac 'AA-BB-CC-DD-EE-FF'\n"
                        " list ip '10.0.0.77/24'\n list ip 'FD00:0:0::1'\n option action allow\n"
                        " list protocol ipsec\n list protocol pptp\n")
-    c = s.client_list()[0]
+    c = s.clients[0]
     assert c.macs == ["aa:bb:cc:dd:ee:ff"]
     assert [str(p) for p in c.prefixes] == ["10.0.0.0/24", "fd00::1"]
     assert c.action == "allow" and c.protocols == ["pptp", "ipsec"]
@@ -86,12 +86,12 @@ def test_bad_values_name_the_field(text, field, words):
 def test_block_and_allow_may_overlap():
     s = settings.parse("config client\n list ip '10.0.0.0/24'\n option action allow\n"
                        "config client\n list ip '10.0.0.9'\n option action block\n")
-    assert len(s.client_list()) == 2
+    assert len(s.clients) == 2
 
 
 def test_disabled_client_is_ignored():
     s = settings.parse("config client\n list ip '10.0.0.1'\n option enabled '0'\n")
-    assert s.client_list() == []
+    assert s.clients == []
 
 
 FIREWALL = """
@@ -189,158 +189,134 @@ def test_overlap_shortcut_agrees_with_the_precise_check(specs):
     assert (verdict is not None) == clash, verdict
 
 
-PLAIN_VALUES = {
-    "name": st.sampled_from(["kid", "", "a\"b", "x\\y", "tab\tname", "é", "n" * 65, "ok name"]),
-    "mac": st.sampled_from(["02:00:00:00:00:01", "02:00:00:00:00:0A", "02-00-00-00-00-02",
-                            "02:00:00:00:00", "02:00:00:00:00:01:", "2:00:00:00:00:001"]),
-    "ip": st.sampled_from(["10.0.0.1", "10.0.0.01", "10.0.0.256", "10.0.0", "1.2.3.4.5",
-                           "10.0.0.0/24", "fd00::1", "10.0.0.2"]),
-    "action": st.sampled_from(["block", "allow", "deny"]),
-    "protocol": st.sampled_from(["pptp", "l2tp"]),
-    "enabled": st.sampled_from(["0", "1"]),
-}
+# Python heap at its peak while reading, planning and rendering 10,000 clients: a few
+# KB per client (the settings text, the clients, the ruleset text), not more.
+PEAK_LIMIT = 32 * 1024 * 1024
 
 
-@hsettings(max_examples=2000, deadline=None)
-@given(st.lists(st.dictionaries(st.sampled_from(sorted(PLAIN_VALUES)),
-                                st.tuples(st.booleans(), st.lists(st.integers(0, 7),
-                                                                  min_size=1, max_size=2))),
-                min_size=1, max_size=4), st.data())
-def test_bulk_client_check_agrees_with_the_one_by_one_check(specs, data):
-    text = ""
-    for spec in specs:
-        text += "config client\n"
-        for option, (as_list, picks) in sorted(spec.items()):
-            values = [data.draw(PLAIN_VALUES[option]) for _ in picks]
-            for value in (values if as_list else values[:1]):
-                text += "\t%s %s '%s'\n" % ("list" if as_list else "option", option, value)
-    sections = uci.parse(text)
-    bulk = settings._plain_clients(sections)
-    for section, client in zip(sections, bulk):
-        if client is None:
-            continue
-        one = settings._client(section)      # must not raise where the bulk check passed
-        assert (client.label, client.name, client.macs, [str(p) for p in client.prefixes],
-                [(p.family, p.network, p.length) for p in client.prefixes], client.action,
-                client.protocols) == (one.label, one.name, one.macs,
-                                      [str(p) for p in one.prefixes],
-                                      [(p.family, p.network, p.length) for p in one.prefixes],
-                                      one.action, one.protocols)
-    # and the bulk check does take the plain ones
-    plain = "config client\n\toption name 'a'\n\tlist ip '10.0.0.1'\n\tlist mac '02:00:00:00:00:01'\n"
-    assert settings._plain_clients(uci.parse(plain))[0] is not None
-
-
-def test_bulk_check_gives_each_client_its_own_addresses():
-    # as many addresses as clients, but not one each (found by the oracle above)
-    sections = uci.parse("config client\n\tlist mac '02:00:00:00:00:01'\n"
-                         "config client\n\tlist ip '10.0.0.1'\n\tlist ip '10.0.0.2'\n")
-    bulk = settings._plain_clients(sections)
-    assert [[str(p) for p in c.prefixes] for c in bulk] == [[], ["10.0.0.1", "10.0.0.2"]]
-    assert [[str(p) for p in settings._client(x).prefixes] for x in sections] == [
-        [], ["10.0.0.1", "10.0.0.2"]]
-
-
-@pytest.mark.parametrize("values", [
-    ("ip", ["1.2.3.4.5", "10.0.0"]),                       # 8 octets for 2 addresses
-    ("mac", ["02:00:00:00:00:01:02", "02:00:00:00:00"]),   # 12 pairs for 2 MACs
-    ("mac", ["02:00:00:00:00:01", "02:00:00:00:00:0A"]),   # uppercase: _client lowers it
-    ("mac", ["0:200:00:00:00:01"]),                        # hex and 5 colons, misplaced
-    ("name", ["ok", "tab\there"]),
-])
-def test_bulk_check_leaves_doubtful_values_to_the_one_by_one_check(values):
-    option, items = values
-    text = ""
-    for i, item in enumerate(items):
-        text += "config client\n"
-        if option != "ip":
-            text += "\tlist ip '10.0.9.%d'\n" % i
-        line = "\toption name '%s'\n" if option == "name" else "\tlist " + option + " '%s'\n"
-        text += line % item
-    sections = uci.parse(text)
-    assert settings._plain_clients(sections) == [None] * len(sections)
-
-
-def _outcome(parse):
-    """(error text) or (clients as tuples, rendered ruleset) of one way of reading."""
+def test_ten_thousand_clients_are_read_each_with_its_own_addresses():
+    # per-client rules are for one home or office, but a big file must still work,
+    # in bounded memory
+    import tracemalloc
+    n = 10000
+    text = "".join("config client\n\toption name 'c%d'\n\tlist ip '10.%d.%d.1'\n"
+                   "\tlist mac '02:00:00:%02x:%02x:01'\n\toption action '%s'\n\n"
+                   % (i, i >> 8, i & 255, i >> 8, i & 255, "allow" if i % 3 == 0 else "block")
+                   for i in range(n))
+    tracemalloc.start()
     try:
-        s = parse()
-    except SettingsError as e:
-        return ("error", str(e))
-    clients = [(c.label, c.name, c.macs, [str(p) for p in c.prefixes],
-                [(p.family, p.network, p.length) for p in c.prefixes], c.action, c.protocols)
-               for c in s.client_list()]
-    p = plan.build(s, ["br-lan"], ["eth1"], {"pptp": True})
-    return ("ok", clients, ruleset.render(p))
+        s = settings.parse(text)
+        p = plan.build(s, ["br-lan"], ["eth1"], {"pptp": True})
+        rules = ruleset.render(p)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(s.clients) == n
+    last = s.clients[-1]
+    assert (last.label, last.name, last.macs, [str(x) for x in last.prefixes]) == (
+        "@client[9999]", "c9999", ["02:00:00:27:0f:01"], ["10.39.15.1"])
+    # every switch on: only the block entries are rules, a MAC and an address each,
+    # for each of the three protocols
+    blocking = n - (n + 2) // 3
+    assert rules.count('comment "@client[') == blocking * 2 * 3
+    assert '10.39.14.1 comment "@client[9998]"' in rules
+    assert peak < PEAK_LIMIT, peak
 
 
-OTHER_SECTIONS = ["", "config globals 'globals'\n\toption log '1'\n",
-                  "config protocol 'l2tp'\n\toption enabled '0'\n",
-                  "config client 'named'\n\tlist ip '10.0.9.9'\n",
-                  "config globals 'globals'\n\toption log 'maybe'\n"]
+# ---------------------------------------------------------------- one schema: init script, view
+
+INIT = os.path.join(ROOT, "files", "etc", "init.d", "vpn-passthrough")
+VIEW = os.path.join(ROOT, "luci-app", "luci-app-vpn-passthrough", "htdocs", "luci-static",
+                    "resources", "view", "vpn-passthrough", "overview.js")
 
 
-# Mostly plain and valid, so that whole files of them take the column path, with
-# repeats (overlaps), doubtful spellings and the odd non-plain option mixed in.
-COLUMN_CLIENT = st.fixed_dictionaries({
-    "name": st.sampled_from([None, None, "kid", "ok name", "a\"b"]),
-    "mac": st.lists(st.sampled_from(["02:00:00:00:00:01", "02:00:00:00:00:02",
-                                     "02:00:00:00:00:03", "02:00:00:00:00:0A"]), max_size=2),
-    "ip": st.lists(st.sampled_from(["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.01",
-                                    "10.0.0.0/24", "1.2.3.4.5", "10.0.0"]), max_size=2),
-    "action": st.sampled_from([None, "block", "block", "allow", "deny"]),
-    "extra": st.sampled_from([None] * 6 + ["\toption protocol 'pptp'\n",
-                                           "\toption enabled '0'\n", "\toption ip '10.0.0.9'\n"]),
-})
+def _uci_datatype(kind):
+    """A SCHEMA type as procd's validate_data spells it."""
+    if kind.startswith("list("):
+        return "list(" + _uci_datatype(kind[5:-1]) + ")"
+    return {"bool": "bool", "name": "string", "zone": "string", "device": "string",
+            "mac": "macaddr", "ip": "or(ipaddr,cidr)",
+            "action": "or(" + ",".join('"%s"' % a for a in settings.ACTIONS) + ")",
+            "protocol": "or(" + ",".join('"%s"' % p for p in settings.PROTOCOLS) + ")"}[kind]
 
 
-@hsettings(max_examples=1500, deadline=None)
-@given(st.lists(COLUMN_CLIENT, min_size=1, max_size=5),
-       st.lists(st.tuples(st.integers(0, 5), st.sampled_from(OTHER_SECTIONS)), max_size=2))
-def test_clients_read_as_columns_agree_with_sections(specs, others):
-    # settings.parse reads plain clients as columns (Bulk) where it can; reading the
-    # same file section by section must give the same clients, rules or first error
-    blocks = []
-    for spec in specs:
-        block = "config client\n"
-        if spec["name"] is not None:
-            block += "\toption name '%s'\n" % spec["name"]
-        for option in ("ip", "mac"):
-            for value in spec[option]:
-                block += "\tlist %s '%s'\n" % (option, value)
-        if spec["action"] is not None:
-            block += "\toption action '%s'\n" % spec["action"]
-        blocks.append(block + (spec["extra"] or ""))
-    for where, other in others:
-        if other:
-            blocks.insert(min(where, len(blocks)), other)
-    text = "\n".join(blocks)
-    columns = _outcome(lambda: settings.parse(text))
-    sections = _outcome(lambda: settings.from_sections(uci.parse(text)))
-    assert columns == sections
+def _uci_default(default):
+    """A SCHEMA default as uci spells it: '1'/'0', words; None where there is none."""
+    if default is True or default is False:
+        return "1" if default else "0"
+    if isinstance(default, list):
+        return " ".join(default) or None
+    return default
 
 
-def test_plain_clients_are_read_as_columns():
-    text = "".join("config client\n\toption name 'c%d'\n\tlist ip '10.0.%d.1'\n"
-                   "\tlist mac '02:00:00:00:00:%02x'\n\toption action 'block'\n\n" % (i, i, i)
-                   for i in range(3))
-    s = settings.parse("config globals 'globals'\n\toption log '1'\n\n" + text)
-    assert s.bulk is not None and s.log
-    assert [c.label for c in s.client_list()] == ["@client[0]", "@client[1]", "@client[2]"]
-    # a doubt (an uppercase MAC) sends the file to the section-by-section reading
-    assert settings.parse(text.replace("00:00:01", "00:00:0A")).bulk is None
+def test_init_script_validates_what_the_schema_declares():
+    import re
+    with open(INIT) as f:
+        script = f.read()
+    for stype, table in settings.SCHEMA.items():
+        body = re.search(r"validate_%s\(\) \{\n(.*?)\n\}" % stype, script, re.S)
+        assert body, "no validate_%s in the init script" % stype
+        assert "uci_load_validate \"$NAME\" %s " % stype in body.group(1)
+        declared = re.findall(r"'([^']*)'", body.group(1))
+        expected = []
+        for option, kind, default in table:
+            spec = option + ":" + _uci_datatype(kind)
+            if _uci_default(default) is not None:
+                spec += ":" + _uci_default(default)
+            expected.append(spec)
+        assert declared == expected, stype
 
 
-@pytest.mark.parametrize("values", [
-    ("ip", ["1.2.3.4.5", "10.0.0"]),                       # 8 octets for 2 addresses
-    ("mac", ["02:00:00:00:00:01:02", "02:00:00:00:00"]),   # 12 pairs for 2 MACs
-    ("mac", ["0:200:00:00:00:01"]),                        # hex and 5 colons, misplaced
-    ("ip", ["10.0.0.1", "10.0.0.1"]),                      # one host twice
-])
-def test_doubtful_columns_go_to_the_section_reading(values):
-    option, items = values
-    text = "".join("config client\n" + ("" if option == "ip" else "\tlist ip '10.0.9.%d'\n" % i)
-                   + "\tlist %s '%s'\n\n" % (option, item) for i, item in enumerate(items))
-    assert settings._bulk(*uci.parse_keeping(text, "client")[1:]) is None
-    assert _outcome(lambda: settings.parse(text)) == _outcome(
-        lambda: settings.from_sections(uci.parse(text)))
+def _view_options():
+    """[(section type, option, widget, default or None, placeholder or None)] as the
+    LuCI view declares them: form.Map options, read from the source text (literal
+    names; a switch of a protocol section names its uci option by ucioption)."""
+    import re
+    with open(VIEW) as f:
+        source = f.read()
+    sections = [(m.start(), m.group(1) or m.group(2)) for m in re.finditer(
+        r"m\.section\(form\.(?:NamedSection, '\w+', '(\w+)'|(?:Typed|Table|Grid)Section, '(\w+)')",
+        source)]
+    options = list(re.finditer(r"\.(?:option\(|taboption\('\w+',)\s*form\.(\w+),\s*([^,)]+)", source))
+    out = []
+    for i, m in enumerate(options):
+        block = source[m.end():options[i + 1].start() if i + 1 < len(options) else len(source)]
+        block = block.split("\n\n")[0]
+        stype = [t for at, t in sections if at < m.start()][-1]
+        name = re.search(r"\.ucioption = '(\w+)'", block)
+        name = name.group(1) if name else m.group(2).strip().strip("'")
+        if re.search(r"\.ucisection = ", block):
+            section = re.search(r"\.ucisection = '(\w+)'", block)
+            assert section is None or section.group(1) in settings.PROTOCOLS
+            stype = "protocol"         # the switches: `config protocol NAME`
+        default = re.search(r"\.default = '([^']*)'", block)
+        placeholder = re.search(r"\.placeholder = '([^']*)'", block)
+        out.append((stype, name, m.group(1), default and default.group(1),
+                    placeholder and placeholder.group(1)))
+    return out
+
+
+# Options the view leaves out, and why.
+NOT_IN_VIEW = {("client", "enabled"): "the view deletes a client rather than disabling it"}
+
+
+def test_the_luci_view_edits_what_the_schema_declares():
+    seen = set()
+    for stype, name, widget, default, placeholder in _view_options():
+        rows = [r for r in settings.SCHEMA[stype] if r[0] == name]
+        assert rows, "the view edits %s.%s, which the schema does not know" % (stype, name)
+        _, kind, table_default = rows[0]
+        seen.add((stype, name))
+        if widget == "Flag":
+            assert kind == "bool", name
+            assert default == _uci_default(table_default), name
+        elif widget in ("DynamicList", "MultiValue"):
+            assert kind.startswith("list("), name
+        else:
+            assert kind != "bool" and not kind.startswith("list("), (name, widget)
+        if default is not None:
+            assert default == _uci_default(table_default), name
+        if placeholder is not None and kind in ("list(zone)",):
+            assert placeholder == _uci_default(table_default), name
+    every = set((stype, row[0]) for stype in settings.SCHEMA for row in settings.SCHEMA[stype])
+    assert every - seen == set(NOT_IN_VIEW)

@@ -157,11 +157,12 @@ def test_both_objects_registered_with_exact_signatures(connected, config):
     objs = bus.objects()
     t, s = bus.BLOBMSG_TYPE_TABLE, bus.BLOBMSG_TYPE_STRING
     assert objs[ubus_api.OBJECT] == {"status": {}, "sessions": {}, "check": {}, "reload": {},
-                                     "set": {"values": t}}
+                                     "set": {"values": t}, "diagnose": {"host": s}}
     assert objs[ubus_api.LUCI_OBJECT] == {
         "status": {"ubus_rpc_session": s}, "sessions": {"ubus_rpc_session": s},
         "check": {"ubus_rpc_session": s}, "reload": {"ubus_rpc_session": s},
-        "set": {"values": t, "ubus_rpc_session": s}}
+        "set": {"values": t, "ubus_rpc_session": s},
+        "diagnose": {"host": s, "ubus_rpc_session": s}}
 
 
 def test_each_caller_is_refused_on_the_other_callers_object(connected, config):

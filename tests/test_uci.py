@@ -97,7 +97,7 @@ from hypothesis import given, settings as hsettings, strategies as st  # noqa: E
 
 
 @hsettings(max_examples=3000, deadline=None)
-@given(st.text(alphabet=" \t'\"\\#;abo_=x\x0b", max_size=30))
+@given(st.text(alphabet=" \t'\"\\#;abo_=x\x0b\x1c\xa0\u3000", max_size=30))
 def test_fast_path_agrees_with_the_full_tokenizer(line):
     """_plain_tokens is a shortcut: wherever it answers, the full tokenizer must agree."""
     fast = uci._plain_tokens(line)
@@ -144,7 +144,7 @@ LINES = st.sampled_from(["config client", "config globals 'globals'", "\toption 
 
 
 @hsettings(max_examples=3000, deadline=None)
-@given(st.lists(st.one_of(LINES, st.text(alphabet=" \t'\"\\#;abo_lx\r", max_size=12)),
+@given(st.lists(st.one_of(LINES, st.text(alphabet=" \t'\"\\#;abo_lx\r\x1f\x85", max_size=12)),
                 max_size=8))
 def test_parse_shortcuts_agree_with_the_full_tokenizer(lines):
     text = "\n".join(lines)
@@ -152,8 +152,7 @@ def test_parse_shortcuts_agree_with_the_full_tokenizer(lines):
 
 
 def test_sections_of_one_shape_do_not_share_a_new_option():
-    """The block reader gives sections of one shape one order list; adding an
-    option to one section must not show in the others."""
+    """Adding an option to one section must not show in another of its shape."""
     a, b = uci.parse("config client\n\toption name 'a'\n\nconfig client\n\toption name 'b'\n")
     a.set("action", "allow")
     a.add_list("ip", "10.0.0.1")

@@ -33,6 +33,8 @@ DOMAIN = 'vpn-passthrough'
 APP = os.path.join(os.path.dirname(HERE), APP_NAME)
 LANG_TITLES = {'ja': '日本語 (Japanese)'}
 
+# opkg and apk (post-install / post-deinstall) alike; IPKG_NO_SCRIPT=1: nothing
+SCRIPT_HEAD = '#!/bin/sh\n[ "${IPKG_NO_SCRIPT}" = "1" ] && exit 0\n'
 CACHE_FLUSH = '''\
 \trm -f /tmp/luci-indexcache.* /tmp/luci-indexcache
 \trm -rf /tmp/luci-modulecache/
@@ -70,8 +72,8 @@ def stage_app(out, version):
         ('Section', 'luci'), ('Architecture', 'all'),
         ('Description', 'LuCI page for VPN passthrough: PPTP, L2TP and IPsec switches, '
                         'per-client policy and live VPN sessions'),
-    ], '#!/bin/sh\n[ -n "${IPKG_INSTROOT}" ] || {\n' + CACHE_FLUSH + '}\nexit 0\n',
-        '#!/bin/sh\n[ -n "${IPKG_INSTROOT}" ] || {\n' + CACHE_FLUSH + '}\nexit 0\n')
+    ], SCRIPT_HEAD + '[ -n "${IPKG_INSTROOT}" ] || {\n' + CACHE_FLUSH + '}\nexit 0\n',
+        SCRIPT_HEAD + '[ -n "${IPKG_INSTROOT}" ] || {\n' + CACHE_FLUSH + '}\nexit 0\n')
     return dest
 
 
@@ -93,10 +95,11 @@ def stage_lang(out, version, lang):
         ('Package', pkg), ('Version', version), ('Depends', APP_NAME),
         ('Section', 'luci'), ('Architecture', 'all'),
         ('Description', 'Translation for %s - %s' % (APP_NAME, LANG_TITLES.get(lang, lang))),
-    ], '#!/bin/sh\n[ -n "${IPKG_INSTROOT}" ] || {\n'
+    ], SCRIPT_HEAD + '[ -n "${IPKG_INSTROOT}" ] || {\n'
+       '\t# shellcheck disable=SC1091  # written by this package, run once here\n'
        '\t(. /etc/uci-defaults/%s) && rm -f /etc/uci-defaults/%s\n' % (pkg, pkg)
        + CACHE_FLUSH + '}\nexit 0\n',
-       '#!/bin/sh\n[ -n "${IPKG_INSTROOT}" ] || {\n' + CACHE_FLUSH + '}\nexit 0\n')
+       SCRIPT_HEAD + '[ -n "${IPKG_INSTROOT}" ] || {\n' + CACHE_FLUSH + '}\nexit 0\n')
     return dest
 
 

@@ -3,7 +3,7 @@
 import sys
 
 from .service import Service, ApplyError, DEFAULT_CONFIG
-from .settings import SettingsError
+from .settings import SettingsError, PROTOCOLS
 from . import kernel
 
 USAGE = """usage: vpn-passthrough [--config FILE] COMMAND
@@ -12,6 +12,8 @@ commands:
   status [--json]  per protocol: configured, effective, helper, counters
   sessions [--json] VPN flows of LAN clients, from conntrack
   check [--json]   diagnostics, each with a one-line fix
+  diagnose HOST [--watch SECONDS] [--json]
+                   why a device's VPN fails: HOST is a MAC, an IP or a client's name
   flush PROTOCOL   cut running flows of pptp, l2tp or ipsec
   render           print the ruleset apply would load; changes nothing
   stop             remove the table
@@ -78,6 +80,18 @@ def _run(svc, command, args, as_json):
         data = svc.check()
         print(_json(data) if as_json else format_findings(data["findings"]))
         return 1 if [f for f in data["findings"] if f["severity"] == "error"] else 0
+    if command == "diagnose" and args:
+        from . import evidence, verdicts
+        watch = evidence.WATCH_DEFAULT
+        if "--watch" in args[:-1]:
+            watch = args.pop(args.index("--watch") + 1)
+            args.remove("--watch")
+        if len(args) != 1:
+            sys.stderr.write(USAGE + "\n")
+            return 2
+        data = evidence.diagnose(svc, args[0], watch)
+        print(_json(data) if as_json else verdicts.format_text(data))
+        return 0
     if command == "serve" and not args:
         from . import ubus_api
         return ubus_api.serve(svc)
@@ -92,7 +106,7 @@ def format_status(st):
                 if st["lan_devices"] else "")]
     lines.append("%-6s %-10s %-9s %-9s %16s %16s" % ("proto", "configured", "effective",
                                                     "helper", "passed pkts", "blocked pkts"))
-    for name in ("pptp", "l2tp", "ipsec"):
+    for name in PROTOCOLS:
         p = st["protocols"][name]
         conf = {True: "on", False: "off", None: "?"}[p["configured"]]
         lines.append("%-6s %-10s %-9s %-9s %16d %16d" % (

@@ -4,6 +4,7 @@ import os
 
 from . import kernel
 from . import plan as planner
+from . import pkgmgr
 from . import platform
 from . import uci
 from .settings import SettingsError
@@ -22,13 +23,13 @@ def findings(service):
         if platform.which(tool) is None:
             out.append(_finding(tool + "_missing", "error" if tool == "nft" else "warning",
                                 "'" + tool + "' is not installed: " + why + ".",
-                                "opkg install " + package))
+                                pkgmgr.install(package)))
     try:
         import ubus  # noqa: F401  (python3-ubus: the resident service needs it)
     except ImportError:
         out.append(_finding("ubus_missing", "warning",
                             "python3-ubus is not installed: the ubus object and LuCI page "
-                            "are unavailable.", "opkg install python3-ubus"))
+                            "are unavailable.", pkgmgr.install("python3-ubus")))
     try:
         s = service.settings()
     except SettingsError as e:
@@ -46,20 +47,20 @@ def findings(service):
             out.append(_finding("not_applied", "error", "table inet vpn_passthrough is not "
                                 "loaded.", "/etc/init.d/vpn-passthrough restart"))
         pptp_wanted = s.protocols["pptp"] or any(
-            [c.action == "allow" and "pptp" in c.protocols for c in s.client_list()])
+            [c.action == "allow" and "pptp" in c.protocols for c in s.clients])
         if pptp_wanted:
             states = dict([(m, kernel.module_state(m)) for m in planner.MODULES["pptp"]])
             if not kernel.helper_available("pptp", "tcp"):
                 out.append(_finding("pptp_helper_missing", "error",
                                     "the kernel has no pptp conntrack helper: PPTP passes "
                                     "without call-ID translation.",
-                                    "opkg install " + planner.KMOD_PACKAGE + " (older: "
-                                    + planner.KMOD_PACKAGE_OLD + ")"))
+                                    pkgmgr.install(pkgmgr.pptp_kmod())))
             elif states.get("nf_nat_pptp") == "missing":
                 out.append(_finding("pptp_nat_missing", "error",
                                     "nf_nat_pptp is not loaded: two LAN clients cannot reach "
                                     "one PPTP server at once.",
-                                    "opkg install " + planner.KMOD_PACKAGE + "; modprobe nf_nat_pptp"))
+                                    pkgmgr.install(pkgmgr.pptp_kmod())
+                                    + "; modprobe nf_nat_pptp"))
             elif listing is not None and "ct helper pptp" not in listing:
                 out.append(_finding("pptp_helper_not_assigned", "error",
                                     "the kernel has the pptp helper now, but the loaded rules "

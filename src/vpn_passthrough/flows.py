@@ -8,8 +8,16 @@ helper's expectation), so for GRE the reply source counts as well.
 """
 
 from . import netaddr
+from .plan import TRAFFIC
 
 NAMES = {6: "tcp", 17: "udp", 47: "gre", 50: "esp", 51: "ah"}
+# (IP protocol number, destination port or None) -> VPN protocol, from plan.TRAFFIC
+WIRE = {}
+for _name in TRAFFIC:
+    for _l4, _port in TRAFFIC[_name]:
+        for _number in NAMES:
+            if NAMES[_number] == _l4:
+                WIRE[(_number, _port)] = _name
 
 
 def parse_line(line):
@@ -65,18 +73,7 @@ def parse(text):
 def protocol(flow):
     """The VPN protocol a flow is part of, or None."""
     p = flow["proto"]
-    if p == 47:
-        return "pptp"
-    if p in (50, 51):
-        return "ipsec"
-    dport = flow["orig"].get("dport")
-    if p == 6 and dport == 1723:
-        return "pptp"
-    if p == 17 and dport == 1701:
-        return "l2tp"
-    if p == 17 and dport in (500, 4500):
-        return "ipsec"
-    return None
+    return WIRE.get((p, None)) or WIRE.get((p, flow["orig"].get("dport")))
 
 
 class Network:

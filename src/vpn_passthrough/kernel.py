@@ -8,8 +8,6 @@ from . import nfnetlink
 from . import platform
 from .plan import TABLE, FAMILY
 
-TABLE_REF = FAMILY + " " + TABLE
-
 
 class KernelError(Exception):
     def __init__(self, what, result):
@@ -47,8 +45,8 @@ def table_listing():
 
 def applied_listing():
     """Our table's comment line (digest, policy, states) for ruleset.read_comment, or
-    None if the table is absent. Asked over netlink (0.1 ms); only if the kernel cannot
-    be asked that way, from nft (which fetches every set element: 0.5 s at 10,000)."""
+    None if the table is absent. Asked over netlink; only if the kernel cannot be
+    asked that way, from nft (which fetches every set element)."""
     try:
         comment = nfnetlink.table_comment(FAMILY, TABLE)
     except (OSError, ValueError):
@@ -67,6 +65,18 @@ def table_json():
     if not r.ok():
         return None
     import json                 # only status needs it: keeps apply's start-up lean
+    try:
+        return json.loads(r.out).get("nftables", [])
+    except ValueError:
+        return None
+
+
+def ruleset_json():
+    """Every table's objects from `nft -j list ruleset` (a list), or None. Read only."""
+    r = platform.run(["nft", "-j", "list", "ruleset"])
+    if not r.ok():
+        return None
+    import json
     try:
         return json.loads(r.out).get("nftables", [])
     except ValueError:
@@ -106,15 +116,12 @@ def load_modules(names):
 
 
 def conntrack_text():
-    """Both families; '' when conntrack is missing (reported by `check`)."""
-    out = []
-    for family in ("ipv4", "ipv6"):
-        r = platform.run(["conntrack", "-L", "-f", family, "-o", "ktimestamp"])
-        if not r.ok():
-            r = platform.run(["conntrack", "-L", "-f", family])
-        if r.ok():
-            out.append(r.out)
-    return "\n".join(out)
+    """Every flow, both families, from one call ('' when conntrack is missing, which
+    `check` reports). conntrack-tools lists IPv4 and IPv6 when no family is named."""
+    r = platform.run(["conntrack", "-L", "-o", "ktimestamp"])
+    if not r.ok():
+        r = platform.run(["conntrack", "-L"])
+    return r.out if r.ok() else ""
 
 
 def conntrack_delete(flow):
@@ -146,25 +153,58 @@ def addresses():
 
 
 def network_facts(lan_devices):
-    """flows.Network for the LAN devices: prefixes, own addresses, neighbours."""
-    local = {}
-    prefixes = []
-    for device, family, n, length in addresses():
-        local[(family, n)] = True
-        if device not in lan_devices:
-            continue
-        if family == 6 and (n >> 118) == 0x3fa:          # fe80::/10 is not a LAN prefix
-            continue
-        text = netaddr.format_ipv4(n) if family == 4 else netaddr.format_ipv6(n)
-        prefixes.append(netaddr.parse_prefix(text + "/" + str(length)))
-    neighbours = {}
+    """flows.Network for the LAN devices: prefixes, own addresses, neighbours, each
+    asked of `ip` when first needed (a flow cut that meets no VPN flow starts none)."""
+    return _LiveNetwork(lan_devices)
+
+
+class _LiveNetwork(flows.Network):
+    def __init__(self, lan_devices):
+        self.lan_devices = lan_devices
+        self._prefixes = self._local = self._neighbours = None
+
+    def _addresses(self):
+        local = {}
+        prefixes = []
+        for device, family, n, length in addresses():
+            local[(family, n)] = True
+            if device not in self.lan_devices:
+                continue
+            if family == 6 and (n >> 118) == 0x3fa:          # fe80::/10 is not a LAN prefix
+                continue
+            text = netaddr.format_ipv4(n) if family == 4 else netaddr.format_ipv6(n)
+            prefixes.append(netaddr.parse_prefix(text + "/" + str(length)))
+        self._prefixes, self._local = prefixes, local
+
+    @property
+    def lan_prefixes(self):
+        if self._prefixes is None:
+            self._addresses()
+        return self._prefixes
+
+    @property
+    def local(self):
+        if self._local is None:
+            self._addresses()
+        return self._local
+
+    @property
+    def neighbours(self):
+        if self._neighbours is None:
+            self._neighbours = neighbours()
+        return self._neighbours
+
+
+def neighbours():
+    """{(family, int): mac} of the neighbour table, from one `ip` call."""
+    out = {}
     r = platform.run(["ip", "neigh", "show"])
     for line in r.out.split("\n") if r.ok() else []:
         words = line.split()
         if "lladdr" in words:
             try:
                 key = netaddr.parse_address(words[0])
-                neighbours[key] = netaddr.parse_mac(words[words.index("lladdr") + 1])
+                out[key] = netaddr.parse_mac(words[words.index("lladdr") + 1])
             except (ValueError, IndexError):
                 continue
-    return flows.Network(prefixes, local, neighbours)
+    return out

@@ -6,6 +6,10 @@ raises ValueError with a short reason.
 """
 
 HEX = "0123456789abcdef"
+# The spellings of a MAC byte, looked up whole: "00".."ff".
+HEX_PAIRS = {}
+for _i in range(256):
+    HEX_PAIRS["%02x" % _i] = _i
 # The exact spellings of an IPv4 octet, looked up whole: "0".."255" (no leading
 # zeros, signs or spaces).
 OCTETS = {}
@@ -162,14 +166,15 @@ def parse_prefix(text):
 
 def parse_mac(text):
     """'AA-bb-cc-dd-ee-ff' or 'aa:bb:cc:dd:ee:ff' -> 'aa:bb:cc:dd:ee:ff'."""
-    sep = ":" if ":" in text else "-"
-    parts = text.lower().split(sep)
+    mac = text.lower()
+    sep = ":" if ":" in mac else "-"
+    parts = mac.split(sep)
     if len(parts) != 6:
         raise ValueError("not a MAC address")
     for p in parts:
-        if len(p) != 2 or p[0] not in HEX or p[1] not in HEX:
+        if p not in HEX_PAIRS:
             raise ValueError("not a MAC address")
-    return ":".join(parts)
+    return mac if sep == ":" else ":".join(parts)
 
 
 IFNAME_MAX = 15  # Linux IFNAMSIZ - 1

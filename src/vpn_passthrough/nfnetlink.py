@@ -1,15 +1,15 @@
 """One question asked of nf_tables over netlink: the comment of a table.
 
 Every apply asks whether the live table already holds the rules it would load
-(the digest in the table comment). Asking the kernel directly takes a fraction
-of a millisecond; starting `nft` for it took 4-5 ms, a tenth of a default apply.
+(the digest in the table comment). Asking the kernel directly spares starting
+`nft` for it.
 Read only: nothing here changes the kernel (changes go through `nft -f`).
 Netlink is host byte order, hence struct's "=" (routers may be big-endian).
 """
 
 import struct
 
-import _socket      # the C module: `socket` itself would import enum and selectors (3 ms)
+import _socket      # the C module: `socket` itself would import enum and selectors
 
 NETLINK_NETFILTER = 12
 NFNL_SUBSYS_NFTABLES = 10

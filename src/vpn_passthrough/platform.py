@@ -2,7 +2,7 @@
 
 Processes start with os.posix_spawnp and talk through pipes multiplexed
 with poll: the same contract as subprocess.run(capture_output=True), without
-subprocess's import cost (6 ms, a quarter of a default apply's own work).
+subprocess's import cost (see BENCHMARKS.md).
 The pure modules never import this file, so they run unchanged under
 MicroPython.
 """

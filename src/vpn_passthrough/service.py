@@ -58,7 +58,7 @@ class Service:
         try:
             return uci.parse(text, self.config_path)
         except uci.UciError as e:
-            raise SettingsError(schema.CONFIG + " line " + str(e.line), e.message)
+            raise schema.from_uci_error(e)
 
     def settings(self):
         return schema.parse(_read(self.config_path, schema.CONFIG), self.config_path)
@@ -96,15 +96,12 @@ class Service:
             s = self.settings()
         lan, wan = self.devices(s)
         available = {}
-        modules = {}
         for name in planner.HELPERS:
             if load:
-                modules[name] = kernel.load_modules(planner.MODULES[name])
+                kernel.load_modules(planner.MODULES[name])
             helper_type, l4, _ = planner.HELPERS[name]
             available[name] = kernel.helper_available(helper_type, l4) if probe else True
-        p = planner.build(s, lan, wan, available)
-        p.modules = modules
-        return p
+        return planner.build(s, lan, wan, available)
 
     def render(self):
         """The ruleset apply would load, with no effect on the system."""
@@ -116,8 +113,8 @@ class Service:
         """Make the kernel match the settings. Returns {changed, flushed, errors}."""
         with platform.Lock():
             # Thousands of client objects live until the apply returns and hold no
-            # cycles: the cyclic collector walking them again and again doubled the
-            # validation time at 10,000 clients. Reference counting frees them all.
+            # cycles: the cyclic collector would walk them again and again.
+            # Reference counting frees them all.
             collecting = gc.isenabled()
             gc.disable()
             try:
@@ -187,8 +184,7 @@ class Service:
 
     def flush(self, name):
         if name not in PROTOCOLS:
-            raise SettingsError("protocol", "unknown protocol '" + name[:20]
-                                + "' (known: pptp, l2tp, ipsec)")
+            raise SettingsError("protocol", "'" + name[:20] + "': " + schema.UNKNOWN_PROTOCOL)
         return self.cut_blocked(self.plan(probe=False, load=False), only=name)
 
     def stop(self):
@@ -251,7 +247,7 @@ class Service:
                     entry["error"] = helper_error(name)
                     out["errors"].append(entry["error"])
             out["protocols"][name] = entry
-        for c in (s.client_list() if s else []):
+        for c in (s.clients if s else []):
             out["clients"].append({"name": c.name, "id": c.label, "action": c.action,
                                    "protocols": c.protocols,
                                    "matched": live["clients"].get(c.label, _zero())})
@@ -304,11 +300,12 @@ def _live(items):
 
 
 def _flag(value, where):
-    if value is True or value in (1, "1", "true", "on", "yes"):
-        return "1"
-    if value is False or value in (0, "0", "false", "off", "no"):
-        return "0"
-    raise SettingsError(where, "must be true or false")
+    if value is not True and value is not False:
+        try:
+            value = schema.parse_bool(str(value) if value.__class__ is int else value)
+        except ValueError:
+            raise SettingsError(where, "must be true or false")
+    return "1" if value else "0"
 
 
 def _section(sections, stype, name):

@@ -55,6 +55,13 @@ class Api:
     def check(self, args):
         return self.svc.check()
 
+    def diagnose(self, args):
+        from . import evidence
+        try:
+            return evidence.diagnose(self.svc, args.get("host"))
+        except SettingsError as e:
+            return _error(e)
+
     def reload(self, args):
         return self.apply(self.svc.apply)
 
@@ -90,6 +97,7 @@ class Api:
         methods = (("status", self.status, {}),
                    ("sessions", self.sessions, {}),
                    ("check", self.check, {}),
+                   ("diagnose", self.diagnose, {"host": self.bus.BLOBMSG_TYPE_STRING}),
                    ("reload", self.reload, {}),
                    ("set", self.set, {"values": table}))
         out = {}
@@ -130,8 +138,9 @@ def serve(svc, bus=None):
         try:
             import ubus as bus
         except ImportError:
-            sys.stderr.write("vpn-passthrough: python3-ubus is missing: opkg install "
-                             "python3-ubus\n")
+            from . import pkgmgr
+            sys.stderr.write("vpn-passthrough: python3-ubus is missing: "
+                             + pkgmgr.install("python3-ubus") + "\n")
             svc_apply_once(svc)
             return 1
     api = Api(svc, bus)

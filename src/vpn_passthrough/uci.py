@@ -24,11 +24,6 @@ class UciError(Exception):
         return where + ": " + self.message
 
 
-def anonymous_label(stype, index):
-    """uci's name for the index-th anonymous section of a type: '@client[0]'."""
-    return "@" + stype + "[" + str(index) + "]"
-
-
 class Section:
     """One `config` block. `values` maps option name -> str (option) or list (list)."""
     __slots__ = ("type", "name", "index", "line", "values", "order", "duplicate_line")
@@ -46,11 +41,11 @@ class Section:
         """The name uci itself prints: 'lan' or '@client[0]'."""
         if self.name is not None:
             return self.name
-        return anonymous_label(self.type, self.index)
+        return "@" + self.type + "[" + str(self.index) + "]"
 
     def set(self, option, value):
         if option not in self.values:
-            self.order = self.order + [option]  # a new list: sections may share one
+            self.order.append(option)
         self.values[option] = value
 
     def add_list(self, option, value):
@@ -71,22 +66,12 @@ NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
 
 def valid_name(s):
     """libuci's uci_validate_name: section and option names."""
-    if not s:
-        return False
-    for c in s:
-        if c not in NAME_CHARS:
-            return False
-    return True
+    return s != "" and s.strip(NAME_CHARS) == ""
 
 
 def valid_type(s):
     """libuci's uci_validate_type: section types may also hold '-'."""
-    if not s:
-        return False
-    for c in s:
-        if c not in NAME_CHARS and c != "-":
-            return False
-    return True
+    return s != "" and s.strip(NAME_CHARS + "-") == ""
 
 
 class _Lexer:
@@ -231,7 +216,10 @@ class _Lexer:
                 self.pos += 1
 
 
-SPECIAL = "\\\"#;\r\v\f"   # what only the character-by-character tokenizer reads
+# What only the character-by-character tokenizer reads: escapes, quotes, comments, ';',
+# and every other character str.split() takes for blank space (libuci: only ' ', '\t').
+SPECIAL = ("\\\"#;\r\v\f\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+           "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 
 
 def _has_special(text):
@@ -252,7 +240,7 @@ def _plain_tokens(line):
 
 
 def _words(part):
-    return [w for w in part.replace("\t", " ").split(" ") if w]
+    return part.split()     # the line holds no blank space but ' ' and '\t' (SPECIAL)
 
 
 def _split_plain(line):
@@ -347,127 +335,6 @@ class _Builder:
         if name is not None:
             self.by_name[name] = self.current
 
-    def anonymous(self, stype, line):
-        """`config TYPE`, its type already checked."""
-        index = self.counts.get(stype, 0)
-        self.counts[stype] = index + 1
-        self.current = Section(stype, None, index, line)
-        self.sections.append(self.current)
-        return self.current
-
-
-SLOT = "\"'\""   # stands for a value: "'" is a token no real one in a plain file can be
-
-
-def _block_program(gaps):
-    """How to build a section from a `config` block whose quoted values are cut out,
-    leaving `gaps`: (type, named, [(option, is_list)], names, list names, each name
-    once?), read once by the full tokenizer with a placeholder for each value. False
-    unless the block is uci commit's shape: `config TYPE ['name']`, then one
-    `option|list NAME 'value'` per line."""
-    try:
-        commands = [t for _, t in _Lexer("config " + SLOT.join(gaps), "").commands()]
-    except UciError:
-        return False
-    head = commands[0] if commands else []
-    named = head[2:] == ["'"]
-    if len(head) != 2 + named or not valid_type(head[1]):
-        return False
-    options = []        # every token is checked: a value glued to a word shows as "x'"
-    for tokens in commands[1:]:
-        if (len(tokens) != 3 or tokens[2] != "'" or not valid_name(tokens[1])
-                or KEYWORDS.get(tokens[0]) not in ("option", "list")):
-            return False
-        options.append((tokens[1], KEYWORDS[tokens[0]] == "list"))
-    names = [o for o, _ in options]
-    lists = [o for o, is_list in options if is_list]
-    return head[1], named, options, names, lists, len(set(names)) == len(names)
-
-
-def _parse_blocks(text, path, keep=None):
-    """parse() for a file in uci commit's layout: `config` blocks cut apart and their
-    quoted values taken out at C speed; each shape of block is read once by the full
-    tokenizer (_block_program). None where anything else shows: a comment, an escape,
-    a block of another shape, a line that may be too long. The lexer then reads it.
-    With `keep` (a section type), blocks of that type are not made into Sections but
-    returned as rows (see parse_keeping); None unless every such block is anonymous
-    and names each option once."""
-    if _has_special(text):
-        return None
-    blocks = text.split("\nconfig ")
-    if blocks[0].startswith("config "):
-        blocks[0] = blocks[0][len("config "):]
-        line = 1
-    elif _words(blocks[0]) or len(blocks) < 2:
-        return None
-    else:                                 # blank lines before the first section
-        line = blocks.pop(0).count("\n") + 2
-    builder = _Builder(path)
-    programs = {}
-    alike = {}          # blocks that differ only in blank space share one program object
-    kept, rows = [], []
-    last_gaps = program = None
-    counted = 0         # blocks before this one are counted in `line`
-    for i, block in enumerate(blocks):
-        parts = block.split("'")
-        if len(block) >= MAX_LINE or not len(parts) % 2:
-            return None                   # a long line maybe; a quote left open or cut
-        gaps = parts[0::2]
-        if gaps != last_gaps:             # a block like the one before: no hashing
-            last_gaps = gaps
-            shape = tuple(gaps)
-            program = programs.get(shape)
-            if program is None:
-                program = _block_program(gaps)
-                if program:
-                    key = (program[0], program[1], tuple(program[2]))
-                    program = alike.setdefault(key, program)
-                programs[shape] = program
-        if not program:
-            return None
-        stype, named, options, names, lists, unique = program
-        values = parts[1::2]
-        if stype == keep:
-            if named or not unique:
-                return None
-            kept.append(program)
-            rows.append(values)
-            continue                      # its lines are counted if a section follows
-        for skipped in blocks[counted:i]:
-            line += skipped.count("\n") + 1
-        counted = i + 1
-        try:
-            if named:
-                builder.config(line, [stype, values.pop(0)])
-                section = builder.current
-            else:
-                section = builder.anonymous(stype, line)
-        except UciError:
-            return None                   # the lexer reports it, in file order
-        line += block.count("\n") + 1
-        if unique and not section.order:  # each option once: no merging to do
-            section.values = mapping = dict(zip(names, values))
-            section.order = names         # shared by the sections of this shape
-            for option in lists:
-                mapping[option] = [mapping[option]]
-            continue
-        for (option, is_list), value in zip(options, values):
-            if is_list:
-                section.add_list(option, value)
-            else:
-                section.set(option, value)
-    return builder.sections if keep is None else (builder.sections, kept, rows)
-
-
-def parse_keeping(text, stype, path=""):
-    """(sections of every other type, programs, rows) for a file in uci commit's layout
-    whose `stype` sections are all anonymous with each option once, else None. Per
-    `stype` block in file order: its program (as _block_program gives it; blocks with
-    the same options share one object) and its row (the quoted values in that order).
-    For a schema that reads thousands of sections of one kind as columns rather than
-    as Section objects."""
-    return _parse_blocks(text, path, stype)
-
 
 def parse(text, path=""):
     """Parse uci text into a list of Sections, in file order.
@@ -475,13 +342,7 @@ def parse(text, path=""):
     Raises UciError (with the line number) where libuci in strict mode would
     refuse the file. A named section that appears twice is merged, as libuci
     does; `duplicates(sections)` reports it for callers that forbid it.
-
-    A file as uci commit writes it is read a block at a time (_parse_blocks);
-    any other goes through the full tokenizer, line by line.
     """
-    sections = _parse_blocks(text, path)
-    if sections is not None:
-        return sections
     lexer = _Lexer(text, path)
     builder = _Builder(path)
     for number, tokens in lexer.commands():

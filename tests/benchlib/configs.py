@@ -1,19 +1,14 @@
-"""Settings files for the benchmark: explicit lab devices, N clients, two variants.
+"""Settings files for the benchmark: explicit lab devices, N clients, PPTP on and off.
 
-Two variants (log 0 / log 1) of every size: consecutive applies alternate between them, so
-each apply is a real change (the product skips an apply whose digest equals the live table's).
-The "pptp" variants flip a switch instead, so every apply also cuts flows.
-Clients never match the lab's hosts (10.77.1.0/24): they are blocked, one address and one
-MAC each, for all three protocols (so 10,000 clients = 6 sets x 10,000 elements).
+The two files of a size differ only in the PPTP switch: what a user changes. Clients never
+match the lab's hosts (10.77.1.0/24): they are blocked, one address and one MAC each, for
+all three protocols (so 10,000 clients = 6 sets x 10,000 elements).
 """
 
 import os
 
-HEAD = ("config globals 'globals'\n\toption enabled '1'\n\toption log '{log}'\n"
-        "\toption ipv6 '1'\n\tlist lan_device 'br-lan'\n\tlist wan_device 'wan0'\n\n"
-        "config protocol 'pptp'\n\toption enabled '{pptp}'\n\n"
-        "config protocol 'l2tp'\n\toption enabled '1'\n\n"
-        "config protocol 'ipsec'\n\toption enabled '1'\n\n")
+HEAD = ("config globals 'globals'\n\tlist lan_device 'br-lan'\n\tlist wan_device 'wan0'\n\n"
+        "config protocol 'pptp'\n\toption enabled '{pptp}'\n\n")
 
 
 def client(i):
@@ -23,18 +18,13 @@ def client(i):
                i & 255))
 
 
-def text(clients, log, pptp=1):
-    return HEAD.format(log=log, pptp=pptp) + "".join(client(i) for i in range(1, clients + 1))
-
-
-def write(directory, clients, vary="log"):
-    """[path A, path B] for `clients` clients: log 0 / log 1, or with vary="pptp" the
-    PPTP switch on / off (a change of the blocking policy: apply then cuts flows)."""
+def write(directory, clients):
+    """[path with PPTP on, path with PPTP off] for `clients` clients."""
     paths = []
-    for i in (0, 1):
-        path = os.path.join(directory, "c%d-%s%d" % (clients, vary, i), "vpn-passthrough")
+    for pptp in (1, 0):
+        path = os.path.join(directory, "c%d-pptp%d" % (clients, pptp), "vpn-passthrough")
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as f:
-            f.write(text(clients, i, 1) if vary == "log" else text(clients, 0, 1 - i))
+            f.write(HEAD.format(pptp=pptp) + "".join(client(i) for i in range(1, clients + 1)))
         paths.append(path)
     return paths

@@ -554,19 +554,17 @@ config client 'boss'
                 out("blocks ipv6=%s %s %s %s -> %s" % (
                     show(ipv6), proto, addr, show(mac),
                     show(plan.Blocker(p).blocks(proto, family, n, mac))))
-    # clients as LuCI writes them are read as columns: the flow cut makes Client
-    # objects from them, and must answer as for the same clients read one by one
-    bulk = settings.parse("config client\n\tlist ip '192.168.1.23'\n\toption action 'block'\n"
+    # clients as LuCI writes them (anonymous, one value each): the flow cut's answers
+    luci = settings.parse("config client\n\tlist ip '192.168.1.23'\n\toption action 'block'\n"
                           "\nconfig client\n\toption name 'boss'\n\tlist mac '02:00:00:00:00:01'\n"
                           "\toption action 'allow'\n\nconfig protocol 'l2tp'\n\toption enabled '0'\n")
-    out("columns " + show(bulk.bulk is not None))
-    p = plan.build(bulk, ["br-lan"], ["wan0"], {"pptp": True})
+    p = plan.build(luci, ["br-lan"], ["wan0"], {"pptp": True})
     for proto in ("pptp", "l2tp"):
         for addr, mac in (("192.168.1.23", None), ("192.168.1.24", "02:00:00:00:00:01"),
                           ("192.168.1.24", None)):
             counts["cases"] += 1
             family, n = netaddr.parse_address(addr)
-            out("blocks columns %s %s %s -> %s" % (proto, addr, show(mac), show(
+            out("blocks luci %s %s %s -> %s" % (proto, addr, show(mac), show(
                 plan.Blocker(p).blocks(proto, family, n, mac))))
     out("render_delete " + show(ruleset.render_delete()))
     for t in ("", "a", "vpn-passthrough", "\u00e9t\u00e9 \u2713"):
