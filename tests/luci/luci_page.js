@@ -237,10 +237,12 @@ async function session(profiles, contexts, locale) {
 		 * contract (CANNED here, the installed service may not diagnose yet) given to
 		 * the page's own module in real LuCI. */
 		out.steps.japaneseVerdicts = await ja.evaluate(() => L.require('vpn-passthrough.diagnose').then((d) => {
-			d.show('02:00:00:00:aa:01', { host: '02:00:00:00:aa:01', verdicts: [
-				{ protocol: 'pptp', id: 'blocked_here', evidence: [ 'pptp_blocked +3 packets' ], fix: 'uci set vpn-passthrough.pptp.enabled=1' },
-				{ protocol: 'ipsec', id: 'esp_without_natt', evidence: [ 'esp 192.168.1.10 -> 198.51.100.7' ], fix: 'enable NAT-T' },
-				{ protocol: 'l2tp', id: 'nothing_wrong', evidence: [], fix: '' } ] });
+			d.show('02:00:00:00:aa:01', { host: '02:00:00:00:aa:01', name: null, watched: 3, verdicts: [
+				{ protocol: 'pptp', verdict: 'blocked_switch', severity: 'error',
+				  evidence: [ 'pptp passthrough is off and no client rule allows this device', 'pptp_blocked counter (all devices): 3 packets' ],
+				  fix: "uci set vpn-passthrough.pptp.enabled='1'; uci commit vpn-passthrough (or add a client section with action 'allow' for this device)" },
+				{ protocol: 'ipsec', verdict: 'esp_without_natt', severity: 'warning', evidence: [ 'esp 192.168.1.10 -> 198.51.100.7' ], fix: 'enable NAT-T' },
+				{ protocol: 'all', verdict: 'limited_view', severity: 'info', evidence: [ 'conntrack accounting is off' ], fix: 'sysctl -w net.netfilter.nf_conntrack_acct=1' } ] });
 			return document.querySelector('#vpnpt-diagnose-result').innerText;
 		}));
 		await ja.locator('#vpnpt-diagnose').screenshot({ path: path.join(artifacts, 'luci-page-ja-diagnose.png') });

@@ -135,17 +135,21 @@ def test_every_check_finding_is_translated_by_id():
     ids |= {'nft_missing', 'conntrack_missing'}   # built as tool + "_missing"
     readme = read(os.path.join(ROOT, 'README.md'))
     table = readme[readme.index('### What `check` reports'):]
+    table = table[:table.index('\n#', 5)]
     ids |= set(re.findall(r'^\| `(\w+)` \|', table, re.M))
     known = _ids_in(read(os.path.join(RESOURCES, 'vpn-passthrough', 'messages.js')), 'FINDINGS')
     assert ids - known == set(), 'findings the page shows in English: %s' % sorted(ids - known)
 
 
 def test_every_diagnose_verdict_is_translated_by_id():
-    wanted = {'blocked_here', 'blocked_elsewhere', 'unanswered', 'pptp_helper_not_assigned',
-              'pptp_nat_missing', 'esp_without_natt', 'natt_ok', 'offload_limits', 'acct_off',
-              'nothing_wrong'}
+    # The service's stable verdict ids (src/vpn_passthrough/verdicts.py).
+    src = read(os.path.join(ROOT, 'src', 'vpn_passthrough', 'verdicts.py'))
+    table = src[src.index('SEVERITY = {'):]
+    wanted = set(re.findall(r'"(\w+)":', table[:table.index('}')]))
+    assert {'blocked_switch', 'unanswered', 'ok'} <= wanted
     known = _ids_in(read(os.path.join(RESOURCES, 'vpn-passthrough', 'messages.js')), 'VERDICTS')
-    assert wanted - known == set(), sorted(wanted - known)
+    assert wanted - known == set(), 'verdicts the page shows in English: %s' % sorted(wanted - known)
+    assert known - wanted == set(), 'translations of verdicts the service never gives: %s' % sorted(known - wanted)
 
 
 def test_the_parser_does_catch_a_broken_view(tmp_path):

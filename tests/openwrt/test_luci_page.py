@@ -224,9 +224,13 @@ def test_diagnose_runs_for_a_device_picked_from_the_list(luci, seen):
 
 def test_diagnose_verdicts_read_in_japanese(seen):
     text = seen['steps']['japaneseVerdicts']
-    for english in ('Blocked here', 'Nothing wrong', 'ESP without NAT-T', 'Verdict', 'Evidence'):
+    for english in ('Blocked here', 'switch is off', 'ESP without NAT-T', 'This device', 'Verdict',
+                    'Evidence', 'or add a client section'):
         assert english not in text, text
-    assert 'このページの設定で遮断されています' in text and 'pptp_blocked +3 packets' in text, text
+    assert 'スイッチがオフ' in text, text
+    # the commands of the service's fix, as typed; the evidence as given
+    assert "uci set vpn-passthrough.pptp.enabled='1'" in text and 'uci commit vpn-passthrough' in text
+    assert 'sysctl -w net.netfilter.nf_conntrack_acct=1' in text and 'pptp_blocked counter' in text
 
 
 def test_japanese_throughout_with_accept_language_ja(seen):

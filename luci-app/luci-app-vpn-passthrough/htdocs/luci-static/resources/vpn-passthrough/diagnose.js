@@ -24,7 +24,7 @@ function verdicts(reply) {
 	else if (reply.protocols && typeof(reply.protocols) == 'object')
 		list = Object.keys(reply.protocols).sort().map(function(proto) {
 			var v = reply.protocols[proto] || {};
-			return Object.assign({ protocol: proto }, v, { id: v.id || v.verdict });
+			return Object.assign({ protocol: proto }, v);
 		});
 
 	return list.map(function(v) {
@@ -118,7 +118,7 @@ return baseclass.extend({
 			return;
 		}
 
-		if (reply.error) {
+		if (reply.error || reply.ok === false) {
 			dom.content(this.result, E('div', { 'class': 'alert-message error' }, [
 				_('Diagnosis failed: %s').format(reply.error)
 			]));
@@ -139,7 +139,7 @@ return baseclass.extend({
 			].concat(list.map(function(v) {
 				var t = msg.verdict(v);
 
-				return E('tr', { 'class': 'tr', 'data-verdict': v.id || '' }, [
+				return E('tr', { 'class': 'tr', 'data-verdict': v.verdict || v.id || '' }, [
 					E('td', { 'class': 'td', 'data-title': _('Protocol') }, [ v.protocol ? msg.protocolName(v.protocol) : '-' ]),
 					E('td', { 'class': 'td', 'data-title': _('Verdict') }, [ E('strong', [ t.title ]) ]),
 					E('td', { 'class': 'td', 'data-title': _('Evidence') }, [

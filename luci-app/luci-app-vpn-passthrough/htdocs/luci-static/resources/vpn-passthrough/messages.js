@@ -93,15 +93,40 @@ var FINDINGS = {
 	}
 };
 
-/* Verdicts of `diagnose`: id -> { title, fix: [text, command, …] }. */
+/* The commands in a service fix, as typed (the prose around them is English). */
+var COMMAND = /(?:uci (?:set|del_list|commit|delete) [^;()]*[^;()\s]|opkg install [\w.-]+|sysctl -w \S+|vpn-passthrough \w+|fw4 reload|nft -a list chain [\w-]+ [\w-]+|\/etc\/init\.d\/[\w-]+ \w+)/g;
+
+function commands(fix) {
+	return String(fix || '').match(COMMAND) || [];
+}
+
+/* lead text, then each command of the service's fix */
+function withCommands(lead, fix) {
+	var out = [ lead ];
+
+	commands(fix).forEach(function(c, i) {
+		if (i)
+			out.push(' ');
+		out.push(c);
+	});
+
+	return out;
+}
+
+/* Verdicts of `diagnose` (src/vpn_passthrough/verdicts.py): id -> { title,
+ * fix(v) -> [text, command, …] }. */
 var VERDICTS = {
-	blocked_here: {
-		title: function() { return _('Blocked here, by this page\'s settings'); },
-		fix: function() { return [ _('Turn the protocol\'s switch on, or add an "Allow" rule for this device under Per-client policy.') ]; }
+	blocked_switch: {
+		title: function() { return _('Blocked here: the protocol\'s switch is off'); },
+		fix: function(v) { return withCommands(_('Turn the protocol\'s switch on, or add an "Allow" rule for this device under Per-client policy:'), v.fix); }
+	},
+	blocked_client: {
+		title: function() { return _('Blocked here by a per-client rule'); },
+		fix: function(v) { return withCommands(_('Allow the protocol for this device in its rule:'), v.fix); }
 	},
 	blocked_elsewhere: {
 		title: function() { return _('Blocked elsewhere on this router, by another firewall table'); },
-		fix: function() { return [ _('Change the rule of the table named in the evidence (a proxy, an ad blocker or a custom rule) so it lets the VPN ports through.') ]; }
+		fix: function(v) { return withCommands(_('Remove or narrow the rule named in the evidence, or exempt this device in the package that made it:'), v.fix); }
 	},
 	unanswered: {
 		title: function() { return _('Sent but never answered'); },
@@ -109,11 +134,15 @@ var VERDICTS = {
 	},
 	pptp_helper_not_assigned: {
 		title: function() { return _('PPTP helper not assigned to this connection'); },
-		fix: function() { return [ _('Apply the rules again ("Apply rules again" above), then reconnect the VPN.') ]; }
+		fix: function(v) { return withCommands(_('Apply the rules again, then reconnect the VPN on this device:'), v.fix); }
 	},
 	pptp_nat_missing: {
 		title: function() { return _('PPTP call IDs are not translated (nf_nat_pptp missing)'); },
-		fix: function() { return [ _('Install the PPTP NAT helper so several devices can reach the same server; see the checks above.') ]; }
+		fix: function(v) { return withCommands(_('Install the PPTP NAT helper so several devices can reach the same server:'), v.fix); }
+	},
+	pptp_ok: {
+		title: function() { return _('PPTP: helper assigned, call IDs translated'); },
+		fix: function() { return []; }
 	},
 	esp_without_natt: {
 		title: function() { return _('IPsec ESP without NAT-T through NAT'); },
@@ -123,17 +152,21 @@ var VERDICTS = {
 		title: function() { return _('IPsec with NAT-T: working'); },
 		fix: function() { return []; }
 	},
-	offload_limits: {
-		title: function() { return _('Flow offloading hides part of the traffic'); },
-		fix: function() { return [ _('Turn off flow offloading in the firewall settings to see every packet.') ]; }
-	},
-	acct_off: {
-		title: function() { return _('Conntrack accounting is off: no byte or packet counts'); },
-		fix: function() { return [ _('Turn on conntrack accounting:'), 'sysctl -w net.netfilter.nf_conntrack_acct=1' ]; }
-	},
-	nothing_wrong: {
-		title: function() { return _('Nothing wrong found here'); },
+	ok: {
+		title: function() { return _('Seen and answered: nothing wrong found here'); },
 		fix: function() { return []; }
+	},
+	no_traffic: {
+		title: function() { return _('No VPN traffic from this device seen; nothing here blocks it'); },
+		fix: function() { return [ _('Start the VPN on the device, then press Diagnose again.') ]; }
+	},
+	limited_view: {
+		title: function() { return _('Conntrack accounting or flow offloading limits what can be seen'); },
+		fix: function(v) { return withCommands(_('To see more:'), v.fix); }
+	},
+	disabled: {
+		title: function() { return _('vpn-passthrough is disabled or its rules are not loaded'); },
+		fix: function(v) { return withCommands(_('Turn it on with "Enable" above, or run:'), v.fix); }
 	}
 };
 
@@ -141,6 +174,9 @@ return baseclass.extend({
 	protocols: [ 'pptp', 'l2tp', 'ipsec' ],
 
 	protocolName: function(proto) {
+		if (proto == 'all')
+			return _('This device');
+
 		return PROTOCOL_NAMES[proto] || String(proto || '-');
 	},
 
@@ -189,14 +225,14 @@ return baseclass.extend({
 
 	/* [text, command, text, …] -> nodes, each command in <code> as typed. */
 	fixNodes: function(parts) {
-		return parts.filter(function(p) { return p; }).map(function(p, i) {
-			return (i % 2) ? E('code', [ String(p) ]) : E('span', [ String(p), ' ' ]);
+		return parts.map(function(p, i) {
+			return !p ? '' : (i % 2) ? E('code', [ String(p) ]) : E('span', [ String(p), ' ' ]);
 		});
 	},
 
-	/* { title, fix } for a `diagnose` verdict. */
+	/* { title, fix } for a `diagnose` verdict ({ verdict: id, fix, … }). */
 	verdict: function(v) {
-		var t = VERDICTS[v.id];
+		var t = VERDICTS[v.verdict || v.id];
 
 		if (!t)
 			return { title: String(v.message || v.id || ''), fix: v.fix ? [ _('Fix:'), String(v.fix) ] : [] };
