@@ -218,6 +218,7 @@ async function session(profiles, contexts, locale) {
 			verdicts: await page.locator('#vpnpt-diagnose-result tr[data-verdict]').count(),
 			text: await page.locator('#vpnpt-diagnose-result').innerText()
 		};
+		await page.locator('#vpnpt-diagnose').screenshot({ path: path.join(artifacts, 'luci-page-diagnose.png') });
 
 		/* 5. Japanese */
 		const ja = await session(profiles, contexts, 'ja');
