@@ -17,6 +17,26 @@ function pick(text, re) {
 	return m ? m[1] : null;
 }
 
+/* The commands in a service fix, as typed (the prose around them is English). */
+var COMMAND = /(?:uci (?:set|del_list|commit|delete) [^;()]*[^;()\s]|ifup [\w.-]+|ubus call [\w.-]+ \w+|opkg install [\w.-]+|sysctl -w \S+|vpn-passthrough \w+|fw4 reload|nft -a list chain [\w-]+ [\w-]+|\/etc\/init\.d\/[\w-]+ \w+)/g;
+
+function commands(fix) {
+	return String(fix || '').match(COMMAND) || [];
+}
+
+/* lead text, then each command of the service's fix */
+function withCommands(lead, fix) {
+	var out = [ lead ];
+
+	commands(fix).forEach(function(c, i) {
+		if (i)
+			out.push(' ');
+		out.push(c);
+	});
+
+	return out;
+}
+
 /* Findings of `check`: id -> message(f) and fix(f) -> [ text, command, … ]
  * where every odd element is a command shown in <code>. */
 var FINDINGS = {
@@ -87,31 +107,31 @@ var FINDINGS = {
 		message: function() { return _('Flow offloading is on: established L2TP and IPsec NAT-T flows bypass the forward chain, so their passed counters stop (blocking and cutting still work).'); },
 		fix: function() { return [ _('If exact counters matter:'), 'uci set firewall.@defaults[0].flow_offloading=0' ]; }
 	},
+	zones_invalid: {
+		message: function(f) {
+			var field = pick(f.message, /^(vpn-passthrough\.[^:\s]+):/);
+			return field ? _('The setting %s is invalid.').format(field)
+			             : _('The LAN or WAN zones cannot be resolved.');
+		},
+		detail: function(f) { return f.message; },
+		fix: function() { return [ _('Correct the option named above, then apply:'), 'vpn-passthrough apply' ]; }
+	},
+	zone_network_down: {
+		message: function(f) {
+			return _('Network %s of the %s zone has no device (down): no rule matches its traffic until it comes up.')
+				.format(pick(f.message, /network '([^']*)'/) || '?', pick(f.message, /of the (\w+) zone/) || '?');
+		},
+		fix: function(f) { return withCommands(_('Bring it up; the service applies again by itself:'), f.fix); }
+	},
+	fw4_include_missing: {
+		message: function() { return _('The firewall does not include this table: after a firewall restart, or stop and start, the switches stop working until the next apply.'); },
+		fix: function(f) { return withCommands(_('Apply again; if it stays, check that /usr/share/nftables.d and /var/run are writable:'), f.fix); }
+	},
 	acct_off: {
 		message: function() { return _('Conntrack accounting is off: sessions show no byte or packet counts.'); },
 		fix: function(f) { return [ _('Turn it on:'), f.fix ]; }
 	}
 };
-
-/* The commands in a service fix, as typed (the prose around them is English). */
-var COMMAND = /(?:uci (?:set|del_list|commit|delete) [^;()]*[^;()\s]|opkg install [\w.-]+|sysctl -w \S+|vpn-passthrough \w+|fw4 reload|nft -a list chain [\w-]+ [\w-]+|\/etc\/init\.d\/[\w-]+ \w+)/g;
-
-function commands(fix) {
-	return String(fix || '').match(COMMAND) || [];
-}
-
-/* lead text, then each command of the service's fix */
-function withCommands(lead, fix) {
-	var out = [ lead ];
-
-	commands(fix).forEach(function(c, i) {
-		if (i)
-			out.push(' ');
-		out.push(c);
-	});
-
-	return out;
-}
 
 /* Verdicts of `diagnose` (src/vpn_passthrough/verdicts.py): id -> { title,
  * fix(v) -> [text, command, …] }. */

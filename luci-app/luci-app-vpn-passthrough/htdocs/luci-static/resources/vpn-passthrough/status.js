@@ -195,6 +195,13 @@ return baseclass.extend({
 			text = _('Rules are active on LAN %s and WAN %s.').format(
 				(status.lan_devices || []).join(', ') || '-', (status.wan_devices || []).join(', ') || '-');
 
+		var down = [ 'lan', 'wan' ].reduce(function(list, side) {
+			return list.concat(((status.zones || {})[side] || {}).down || []);
+		}, []);
+
+		if (down.length)
+			text += ' ' + _('Networks without a device (down): %s.').format(down.join(', '));
+
 		dom.content(this.summary, text);
 		dom.content(this.counters, status.counters_since
 			? _('Counters since %s.').format(new Date(status.counters_since * 1000).toLocaleString()) : '');
