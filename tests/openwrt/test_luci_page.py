@@ -260,7 +260,7 @@ def test_page_stays_usable_with_1000_clients(luci, seen):
     assert scale['secondPage'] == 'device 50', scale
     assert scale['renderMs'] < 30000
     calls = [c['call'] for c in scale['pollCalls']]
-    assert calls.count('luci.vpn-passthrough.status') == 2, calls   # two polls in 11 s
+    assert 2 <= calls.count('luci.vpn-passthrough.status') <= 3, calls   # 5-s polls in 11 s
     assert set(calls) <= {'luci.vpn-passthrough.status', 'luci.vpn-passthrough.clients',
                           'luci.vpn-passthrough.sessions', 'luci.vpn-passthrough.check'}, calls
     for c in scale['pollCalls']:
