@@ -23,6 +23,10 @@ def test_stage_lays_out_both_packages(tmp_path):
         'usr/share/luci/menu.d/luci-app-vpn-passthrough.json',
         'usr/share/rpcd/acl.d/luci-app-vpn-passthrough.json',
         'www/luci-static/resources/view/vpn-passthrough/overview.js',
+        'www/luci-static/resources/vpn-passthrough/diagnose.js',
+        'www/luci-static/resources/vpn-passthrough/messages.js',
+        'www/luci-static/resources/vpn-passthrough/status.js',
+        'www/luci-static/resources/vpn-passthrough/table.js',
     ]
     assert files(ja / 'data') == [
         'etc/uci-defaults/luci-i18n-vpn-passthrough-ja',

@@ -15,7 +15,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 APP = os.path.join(ROOT, 'luci-app', 'luci-app-vpn-passthrough')
 TOOLS = os.path.join(ROOT, 'luci-app', 'tools')
-VIEWS = os.path.join(APP, 'htdocs', 'luci-static', 'resources', 'view')
+RESOURCES = os.path.join(APP, 'htdocs', 'luci-static', 'resources')
+VIEWS = os.path.join(RESOURCES, 'view')
 MENU_DIR = os.path.join(APP, 'root', 'usr', 'share', 'luci', 'menu.d')
 ACL_FILE = os.path.join(APP, 'root', 'usr', 'share', 'rpcd', 'acl.d', 'luci-app-vpn-passthrough.json')
 POT = os.path.join(APP, 'po', 'templates', 'vpn-passthrough.pot')
@@ -33,6 +34,26 @@ def view_files():
     files = sorted(glob.glob(os.path.join(VIEWS, '**', '*.js'), recursive=True))
     assert files, 'no views under ' + VIEWS
     return files
+
+
+def js_files():
+    """The views and the app's own modules (resources/vpn-passthrough/*.js)."""
+    return sorted(glob.glob(os.path.join(RESOURCES, '**', '*.js'), recursive=True))
+
+
+def own_modules():
+    """'vpn-passthrough.status' etc.: what LuCI's require resolves to files of this app."""
+    out = set()
+    for path in js_files():
+        rel = os.path.relpath(path, RESOURCES)[:-3]
+        if not rel.startswith('view' + os.sep):
+            out.add(rel.replace(os.sep, '.'))
+    return out
+
+
+def read(path):
+    with open(path, encoding='utf-8') as f:
+        return f.read()
 
 
 def need(tool):
@@ -73,11 +94,62 @@ def po_entries(path):
 # ---- views ----
 
 def test_views_compile_as_function_bodies_like_luci_loads_them():
-    result = parse_views(view_files())
+    result = parse_views(js_files())
+    assert len(result) >= 4
     for path, r in result.items():
         assert r['error'] is None, '%s: %s' % (path, r['error'])
-        assert set(r['requires']) <= LUCI_CLASSES, '%s requires %s' % (path, r['requires'])
-        assert {'view', 'form', 'rpc', 'poll', 'ui'} <= set(r['requires'])
+        assert set(r['requires']) <= LUCI_CLASSES | own_modules(), '%s requires %s' % (path, r['requires'])
+    overview = result[os.path.join(VIEWS, 'vpn-passthrough', 'overview.js')]
+    assert {'view', 'form', 'vpn-passthrough.status'} <= set(overview['requires'])
+
+
+def test_modules_are_written_the_way_luci_apps_are():
+    # Issue 16: the idioms of luci-app-example / -pbr / -banip.
+    for path in js_files():
+        src = read(path)
+        name = os.path.relpath(path, RESOURCES)
+        assert len(src.splitlines()) <= 300, name + ' is over 300 lines'
+        if re.search(r'\bdom\.', src):
+            assert "'require dom';" in src, name + ' uses dom without requiring it'
+        assert 'L.dom' not in src, name
+        assert 'window.location.reload' not in src, name
+        assert not re.search(r"E\('style'|'style'\s*:|\.style\.cssText", src), name + ' has inline CSS'
+        assert not re.search(r'\.catch\(function\([^)]*\)\s*\{\s*return', src), \
+            name + ': a hand-written catch wrapper where L.resolveDefault is the idiom'
+    overview = read(os.path.join(VIEWS, 'vpn-passthrough', 'overview.js'))
+    assert re.search(r"new form\.Map\('vpn-passthrough',\s*_\('VPN Passthrough'\),\s*_\(", overview)
+    assert "E('h2'" not in overview
+    # the three protocol switches come from one loop, not three copies
+    assert overview.count("o.ucioption = 'enabled'") == 1
+
+
+def _ids_in(src, table):
+    body = src[src.index('var %s = {' % table):]
+    body = body[:body.index('\n};')]
+    return set(re.findall(r'^\t(\w+): \{', body, re.M))
+
+
+def test_every_check_finding_is_translated_by_id():
+    # Ids from the service (src/) and from README's table: the page must know each.
+    ids = set(re.findall(r'_finding\(\s*"(\w+)"', read(os.path.join(ROOT, 'src', 'vpn_passthrough', 'diagnose.py'))))
+    ids |= {'nft_missing', 'conntrack_missing'}   # built as tool + "_missing"
+    readme = read(os.path.join(ROOT, 'README.md'))
+    table = readme[readme.index('### What `check` reports'):]
+    table = table[:table.index('\n#', 5)]
+    ids |= set(re.findall(r'^\| `(\w+)` \|', table, re.M))
+    known = _ids_in(read(os.path.join(RESOURCES, 'vpn-passthrough', 'messages.js')), 'FINDINGS')
+    assert ids - known == set(), 'findings the page shows in English: %s' % sorted(ids - known)
+
+
+def test_every_diagnose_verdict_is_translated_by_id():
+    # The service's stable verdict ids (src/vpn_passthrough/verdicts.py).
+    src = read(os.path.join(ROOT, 'src', 'vpn_passthrough', 'verdicts.py'))
+    table = src[src.index('SEVERITY = {'):]
+    wanted = set(re.findall(r'"(\w+)":', table[:table.index('}')]))
+    assert {'blocked_switch', 'unanswered', 'ok'} <= wanted
+    known = _ids_in(read(os.path.join(RESOURCES, 'vpn-passthrough', 'messages.js')), 'VERDICTS')
+    assert wanted - known == set(), 'verdicts the page shows in English: %s' % sorted(wanted - known)
+    assert known - wanted == set(), 'translations of verdicts the service never gives: %s' % sorted(known - wanted)
 
 
 def test_the_parser_does_catch_a_broken_view(tmp_path):
@@ -112,7 +184,7 @@ def test_menu_entry_under_network_points_at_an_existing_view_and_is_gated_by_the
 
 def test_acl_names_exactly_the_methods_the_views_call():
     called = set()
-    for path in view_files():
+    for path in js_files():
         with open(path, encoding='utf-8') as f:
             called |= rpc_calls(f.read())
     doc = acl()
@@ -128,16 +200,17 @@ def test_acl_names_exactly_the_methods_the_views_call():
 
 def test_acl_splits_read_and_write_as_the_issue_says():
     grant = acl()['luci-app-vpn-passthrough']
-    assert grant['read']['ubus'] == {'luci.vpn-passthrough': ['status', 'sessions', 'check'],
-                                     'luci-rpc': ['getHostHints']}
-    assert grant['write']['ubus'] == {'luci.vpn-passthrough': ['set', 'reload']}
+    assert grant['read']['ubus'] == {
+        'luci.vpn-passthrough': ['status', 'clients', 'sessions', 'check', 'diagnose'],
+        'luci-rpc': ['getHostHints']}
+    assert grant['write']['ubus'] == {'luci.vpn-passthrough': ['set', 'reload', 'reset_counters']}
     assert grant['read']['uci'] == ['vpn-passthrough']
     assert grant['write']['uci'] == ['vpn-passthrough']
 
 
 def test_views_call_the_luci_object_not_the_plain_one():
     # docs/DESIGN.md: `luci.vpn-passthrough` declares ubus_rpc_session, which rpcd adds.
-    for path in view_files():
+    for path in js_files():
         with open(path, encoding='utf-8') as f:
             objects = {o for o, _m in rpc_calls(f.read())}
         assert 'vpn-passthrough' not in objects
