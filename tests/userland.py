@@ -110,6 +110,25 @@ class Userland:
                       timeout=timeout + 5)
         return json.loads(r.stdout) if r.stdout.strip() else {}
 
+    def call_status(self, obj, method, args=None, timeout=30):
+        """(ubus status of `ubus call`, decoded reply or None): 0 ok, 2 invalid argument,
+        3 method not found, 4 not found, 6 permission denied, 7 timeout (the CLI exits with
+        the status negated, 254 for 2)."""
+        r = self.ubus(["-t", str(timeout), "call", obj, method, json.dumps(args or {})],
+                      timeout=timeout + 5, check=False)
+        status = 256 - r.returncode if r.returncode > 128 else r.returncode
+        return status, (json.loads(r.stdout) if r.stdout.strip() else None)
+
+    def signatures(self, obj):
+        """{method: {argument: type name}} as ubusd lists OBJ (`ubus -v list OBJ`)."""
+        out = {}
+        for line in self.ubus(["-v", "list", obj]).stdout.splitlines():
+            line = line.strip()
+            if line.startswith('"'):
+                name, _, sig = line.partition(":")
+                out[json.loads(name)] = json.loads(sig)
+        return out
+
     def wait_object(self, obj, timeout=15.0):
         deadline = time.time() + timeout
         while time.time() < deadline:
