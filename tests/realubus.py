@@ -111,22 +111,54 @@ class Ubusd:
         return 0, (json.loads(text) if text.strip() else None)
 
     def listen(self, event):
-        """`ubus listen EVENT` in the background; events(proc) decodes what it saw."""
-        proc = subprocess.Popen(self.cli() + ["listen", event], stdout=subprocess.PIPE,
-                                text=True)
-        time.sleep(0.3)                 # its registration reaches ubusd
-        return proc
+        """`ubus listen EVENT` running, known to be registered (see Listener)."""
+        return Listener(self.cli(), event)
 
 
-def events(proc, event):
-    proc.terminate()
-    try:
-        out, _ = proc.communicate(timeout=10)
-    except ChildProcessError:
-        out = proc.stdout.read()
-    decoder, seen, text = json.JSONDecoder(), [], out.strip()
-    while text:
-        obj, end = decoder.raw_decode(text)
-        seen.append(obj[event])
-        text = text[end:].strip()
-    return seen
+PROBE = "vpt_listener_probe"
+
+
+class Listener:
+    """`ubus listen EVENT` in the background. It is ready once it has printed a probe event
+    sent after it started (ubusd registers a listener asynchronously); probes are left out
+    of events()."""
+
+    def __init__(self, cli, event, timeout=15.0):
+        self.event = event
+        self.proc = subprocess.Popen(list(cli) + ["listen", event], stdout=subprocess.PIPE)
+        self.data = b""
+        deadline = time.time() + timeout
+        while PROBE.encode() not in self.data:
+            if time.time() > deadline:
+                self.proc.kill()
+                raise AssertionError("ubus listen %s never saw a probe event" % event)
+            subprocess.run(list(cli) + ["send", event, json.dumps({PROBE: 1})],
+                           capture_output=True, timeout=10)
+            self._read(0.2)
+
+    def _read(self, wait):
+        fd = self.proc.stdout.fileno()
+        while select.select([fd], [], [], wait)[0]:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            self.data += chunk
+            wait = 0.05
+
+    def events(self, settle=0.3):
+        """The events seen so far (after SETTLE seconds for the last to arrive); stops it."""
+        self._read(settle)
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except ChildProcessError:
+            pass
+        self.proc.stdout.close()
+        decoder, seen, text = json.JSONDecoder(), [], self.data.decode().strip()
+        while text:
+            obj, end = decoder.raw_decode(text)
+            data = obj[self.event]
+            if PROBE not in data:
+                seen.append(data)
+            text = text[end:].strip()
+        return seen

@@ -163,7 +163,7 @@ def test_reload_applies_replies_status_and_sends_event(ubusd, connected, config,
     try:
         reply = one_reply(call(ubusd, bus, ubus_api.OBJECT, "reload", luci=luci))
     finally:
-        events = realubus.events(listener, ubus_api.EVENT)
+        events = listener.events()
     assert reply["ok"] is True
     st = reply["status"]
     assert st["applied"] is True and st["enabled"] is True
@@ -222,7 +222,7 @@ def test_invalid_settings_answer_with_the_field(ubusd, connected, tmp_path, in_n
     try:
         reply = one_reply(call(ubusd, bus, ubus_api.OBJECT, "reload"))
     finally:
-        events = realubus.events(listener, ubus_api.EVENT)
+        events = listener.events()
     assert reply["ok"] is False
     assert reply["field"] == "vpn-passthrough.globals.log"
     st = one_reply(call(ubusd, bus, ubus_api.OBJECT, "status", luci=True))
@@ -290,7 +290,7 @@ def test_serve_applies_registers_answers_and_returns_when_loop_ends(ubusd, confi
     try:
         assert ubus_api.serve(Service(config), bus=bus) == 0
     finally:
-        events = realubus.events(listener, ubus_api.EVENT)
+        events = listener.events()
         if bus.real.get_connected():
             bus.real.disconnect()
     assert bus.sigint_in_loop == signal.SIG_DFL     # Ctrl-C ends uloop in a terminal

@@ -4,8 +4,8 @@ called with the real `ubus` CLI, its event seen by `ubus listen`."""
 
 import json
 import os
-import subprocess
-import time
+
+from realubus import Listener
 
 OBJ, LUCI = "vpn-passthrough", "luci.vpn-passthrough"
 SESSION = "0123456789abcdef0123456789abcdef"
@@ -49,23 +49,9 @@ def test_each_caller_is_refused_on_the_other_callers_object(owrt):
 
 
 def _listen(owrt, event):
-    """`ubus listen EVENT` running; its stdout collects one JSON object per event."""
-    argv = [os.path.join(owrt.prefix, "bin", "ubus"), "-s",
-            os.path.join(owrt.run_dir, "ubus", "ubus.sock"), "listen", event]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
-    time.sleep(0.5)                     # its registration reaches ubusd
-    return proc
-
-
-def _events(proc, event):
-    proc.terminate()
-    out, _ = proc.communicate(timeout=10)
-    decoder, seen, text = json.JSONDecoder(), [], out.strip()
-    while text:
-        obj, end = decoder.raw_decode(text)
-        seen.append(obj[event])
-        text = text[end:].strip()
-    return seen
+    """`ubus listen EVENT` on the userland's bus, registered when this returns."""
+    return Listener([os.path.join(owrt.prefix, "bin", "ubus"), "-s",
+                     os.path.join(owrt.run_dir, "ubus", "ubus.sock")], event)
 
 
 def test_reload_is_announced_to_ubus_listen(owrt):
@@ -73,9 +59,8 @@ def test_reload_is_announced_to_ubus_listen(owrt):
     try:
         reply = owrt.call(OBJ, "reload")
         assert reply["ok"] is True
-        time.sleep(0.5)                 # the event reaches the listener
     finally:
-        seen = _events(proc, "vpn-passthrough.changed")
+        seen = proc.events()
     assert len(seen) == 1, seen
     assert seen[0]["applied"] is True
     assert sorted(seen[0]["protocols"]) == ["ipsec", "l2tp", "pptp"]
@@ -87,9 +72,8 @@ def test_set_changes_the_file_and_the_kernel_and_is_announced(owrt):
     try:
         reply = owrt.call(LUCI, "set", {"values": {"pptp": False},
                                         "ubus_rpc_session": SESSION})
-        time.sleep(0.5)
     finally:
-        seen = _events(proc, "vpn-passthrough.changed")
+        seen = proc.events()
     try:
         assert reply["ok"] is True, reply
         assert reply["status"]["protocols"]["pptp"]["effective"] == "off"
