@@ -14,7 +14,12 @@ with `owrt.reset_settings()`. The kit is located and built by tests/kit.py: with
 tier is skipped (one line in the summary says so), with VPT_REQUIRE_KIT=1 it fails.
 
 The router's kernel is the namespace's (host nft and conntrack); netifd does not run: the
-zones' devices come from /etc/config/network, which names the devices made here.
+zones' devices come from /etc/config/network, which names the devices made here. The
+network and firewall configs are written at every start (OpenWrt's default zones).
+
+Other modules of tests/openwrt/ take these fixtures by name; `opkg_install(router, path)`
+and `Router` are importable as `from openwrt.conftest import ...` (tests/openwrt is a
+package, so this conftest never shadows tests/conftest.py).
 """
 
 import os
@@ -59,6 +64,51 @@ config interface 'wan'
 config interface 'wan6'
 \toption device 'eth1'
 \toption proto 'dhcpv6'
+"""
+# OpenWrt's default zones (firewall4's shipped config, its rules shortened): written at every
+# start, since /etc/config persists in the kit prefix and other tests may have changed it
+FIREWALL = """config defaults
+\toption syn_flood\t1
+\toption input\t\tREJECT
+\toption output\t\tACCEPT
+\toption forward\t\tREJECT
+
+config zone
+\toption name\t\tlan
+\tlist   network\t\t'lan'
+\toption input\t\tACCEPT
+\toption output\t\tACCEPT
+\toption forward\t\tACCEPT
+
+config zone
+\toption name\t\twan
+\tlist   network\t\t'wan'
+\tlist   network\t\t'wan6'
+\toption input\t\tREJECT
+\toption output\t\tACCEPT
+\toption forward\t\tREJECT
+\toption masq\t\t1
+\toption mtu_fix\t\t1
+
+config forwarding
+\toption src\t\tlan
+\toption dest\t\twan
+
+config rule
+\toption name\t\tAllow-DHCP-Renew
+\toption src\t\twan
+\toption proto\t\tudp
+\toption dest_port\t68
+\toption target\t\tACCEPT
+\toption family\t\tipv4
+
+config rule
+\toption name\t\tAllow-Ping
+\toption src\t\twan
+\toption proto\t\ticmp
+\toption icmp_type\techo-request
+\toption family\t\tipv4
+\toption target\t\tACCEPT
 """
 SETTINGS = os.path.join(ROOT, "files", "etc", "config", "vpn-passthrough")
 
@@ -132,8 +182,9 @@ def _started():
             os.unlink(os.path.join(router.config_dir, name))
         else:
             shutil.copy2(os.path.join(router.config_dir, name), saved)
-    with open(os.path.join(router.config_dir, "network"), "w") as f:
-        f.write(NETWORK)
+    for name, text in (("network", NETWORK), ("firewall", FIREWALL)):
+        with open(os.path.join(router.config_dir, name), "w") as f:
+            f.write(text)
     _netns(NETNS)
     try:
         router.start()
