@@ -43,6 +43,12 @@ def status(lab, path):
     return json.loads(out)
 
 
+def client_page(lab, path):
+    rc, out, err = lab.vpn(["clients", "--json"], path)
+    assert rc == 0, err
+    return json.loads(out)["clients"]
+
+
 def counters(lab, path, name):
     p = status(lab, path)["protocols"][name]
     return p["passed"]["packets"], p["blocked"]["packets"]
@@ -148,7 +154,8 @@ def test_client_block_overrides_an_on_switch_by_ip_and_by_mac(lab, tmp_path):
     assert probe(lab, cases, src="lan1") == [0]
     assert probe(lab, cases, src="lan2") == [3]
     st = status(lab, path)
-    assert st["clients"][0]["matched"]["packets"] == 3
+    assert client_page(lab, path)[0]["blocked"]["packets"] == 3
+    assert st["clients"] == {"total": 1, "blocking": 1, "allowing": 0}
     assert st["protocols"]["l2tp"]["blocked"]["packets"] == 3
     assert probe(lab, [("udp", 500, lab.server_v4)], src="lan1") == [3]   # only l2tp listed
 
@@ -173,7 +180,7 @@ def test_client_allow_overrides_an_off_switch(lab, tmp_path):
     assert st["protocols"]["ipsec"]["blocked"]["packets"] == 6
     res = lab.pptp_calls(clients=("lan1",))                   # helper still assigned for lan1
     assert res["clients"][0]["ok"], res
-    assert status(lab, path)["clients"][0]["matched"]["packets"] >= 9
+    assert client_page(lab, path)[0]["passed"]["packets"] >= 9
 
 
 def test_switching_off_cuts_running_flows_but_not_the_routers_or_unrelated_ones(lab, tmp_path):
@@ -240,6 +247,42 @@ def test_second_apply_is_a_no_op_and_keeps_counters(lab, tmp_path):
     out, _ = apply(lab, path)
     assert out.startswith("unchanged")
     assert counters(lab, path, "l2tp") == (3, 0)
+
+
+def test_counters_survive_applies_and_reset_only_on_request(lab, tmp_path):
+    clients = ("config client\n\toption name 'lan1'\n\toption action 'block'\n"
+               "\tlist protocol 'l2tp'\n\tlist ip '%s'\n" % lab.lan1_v4)
+    path = config(tmp_path, clients=clients)
+    apply(lab, path)
+    since = status(lab, path)["counters_since"]
+    assert since > 0
+    assert probe(lab, [("udp", 1701, lab.server_v4)], src="lan1") == [0]
+    assert probe(lab, [("udp", 500, lab.server_v4)], src="lan1") == [3]
+    assert counters(lab, path, "l2tp") == (0, 3)
+    assert counters(lab, path, "ipsec") == (3, 0)
+    assert client_page(lab, path)[0]["blocked"]["packets"] == 3
+    # a switch change and a client change each replace the table: the counts stay
+    out, _ = apply(lab, config(tmp_path, pptp=0, clients=clients))
+    assert out.startswith("applied")
+    path = config(tmp_path, pptp=0, clients=clients + "\tlist ip '10.77.1.99'\n")
+    out, _ = apply(lab, path)
+    assert out.startswith("applied")
+    assert counters(lab, path, "l2tp") == (0, 3)
+    assert counters(lab, path, "ipsec") == (3, 0)
+    assert client_page(lab, path)[0]["blocked"]["packets"] == 3
+    assert status(lab, path)["counters_since"] == since
+    # ... and go on rising from there
+    assert probe(lab, [("udp", 1701, lab.server_v4)], src="lan1") == [0]
+    assert counters(lab, path, "l2tp") == (0, 6)
+    assert client_page(lab, path)[0]["blocked"]["packets"] == 6
+    time.sleep(1.1)
+    rc, out, err = lab.vpn(["reset-counters"], path)
+    assert rc == 0, err
+    assert counters(lab, path, "l2tp") == (0, 0) and counters(lab, path, "ipsec") == (0, 0)
+    assert client_page(lab, path)[0]["blocked"]["packets"] == 0
+    assert status(lab, path)["counters_since"] > since
+    assert probe(lab, [("udp", 1701, lab.server_v4)], src="lan1") == [0]      # still blocks
+    assert counters(lab, path, "l2tp") == (0, 3)
 
 
 def fake_tool(tmp_path, name, script):
@@ -383,11 +426,14 @@ def test_sessions_and_check_see_real_flows(lab, tmp_path):
     def look():
         lab.wait_for(lambda: "helper=pptp" in lab.conntrack(["-L", "-p", "tcp"]), 5)
         rc, out, err = lab.vpn(["sessions", "--json"], path)
-        seen["sessions"] = json.loads(out)["sessions"] if rc == 0 else err
+        seen["sessions"] = json.loads(out) if rc == 0 else err
         return True
 
     lab.pptp_calls(gre_delay=0.2, hold=1.5, during=look)
-    sessions = seen["sessions"]
+    sessions = seen["sessions"]["flows"]
+    assert seen["sessions"]["total"] == len(sessions), seen
+    assert not seen["sessions"]["truncated"]
+    assert seen["sessions"]["counts"]["pptp"] >= 2, seen
     clients = sorted({s["client"] for s in sessions if s["protocol"] == "pptp"})
     assert clients == [lab.lan1_v4, lab.lan2_v4], sessions
     assert all(s["server"] == lab.server_v4 for s in sessions)

@@ -12,6 +12,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -129,10 +130,14 @@ def test_both_objects_registered_with_exact_signatures(connected, config):
     api_for(bus, config)
     objs = bus.objects()
     t, s = bus.BLOBMSG_TYPE_TABLE, bus.BLOBMSG_TYPE_STRING
-    assert objs[ubus_api.OBJECT] == {"status": {}, "sessions": {}, "check": {}, "reload": {},
-                                     "set": {"values": t}}
+    n = bus.BLOBMSG_TYPE_INT32
+    assert objs[ubus_api.OBJECT] == {"status": {}, "clients": {"offset": n, "limit": n},
+                                     "sessions": {}, "reset_counters": {}, "check": {},
+                                     "reload": {}, "set": {"values": t}}
     assert objs[ubus_api.LUCI_OBJECT] == {
-        "status": {"ubus_rpc_session": s}, "sessions": {"ubus_rpc_session": s},
+        "status": {"ubus_rpc_session": s},
+        "clients": {"offset": n, "limit": n, "ubus_rpc_session": s},
+        "sessions": {"ubus_rpc_session": s}, "reset_counters": {"ubus_rpc_session": s},
         "check": {"ubus_rpc_session": s}, "reload": {"ubus_rpc_session": s},
         "set": {"values": t, "ubus_rpc_session": s}}
 
@@ -228,7 +233,9 @@ def test_invalid_settings_answer_with_the_field(ubusd, connected, tmp_path, in_n
     st = one_reply(call(ubusd, bus, ubus_api.OBJECT, "status", luci=True))
     assert st["applied"] is False and st["errors"]
     sessions = one_reply(call(ubusd, bus, ubus_api.OBJECT, "sessions"))
-    assert sessions["sessions"] == [] and sessions["field"] == "vpn-passthrough.globals.log"
+    assert sessions["flows"] == [] and sessions["field"] == "vpn-passthrough.globals.log"
+    page = one_reply(call(ubusd, bus, ubus_api.OBJECT, "clients", {"offset": 0, "limit": 10}))
+    assert page["clients"] == [] and page["field"] == "vpn-passthrough.globals.log"
     # the event still goes out, so a LuCI page shows the failure
     assert len(events) == 1 and events[0]["applied"] is False
 
@@ -239,13 +246,70 @@ def test_sessions_and_check_shapes(ubusd, connected, config, in_netns, luci):
     api_for(bus, config)
     one_reply(call(ubusd, bus, ubus_api.OBJECT, "reload"))
     sessions = one_reply(call(ubusd, bus, ubus_api.OBJECT, "sessions", luci=luci))
-    assert sessions == {"sessions": []}        # empty namespace: no flows
+    assert sessions == {"total": 0, "truncated": False, "flows": [],     # empty namespace
+                        "counts": {"pptp": 0, "l2tp": 0, "ipsec": 0}}
     findings = one_reply(call(ubusd, bus, ubus_api.OBJECT, "check", luci=luci))["findings"]
     assert isinstance(findings, list)
     for f in findings:
         assert sorted(f) == ["fix", "id", "message", "severity"]
         assert f["severity"] in ("error", "warning", "info")
     json.dumps(findings)
+
+
+CLIENT = "config client\n\toption name 'c%d'\n\tlist ip '10.%d.%d.%d'\n\toption action '%s'\n"
+
+
+def with_clients(path, n):
+    text = open(path).read() + "".join(
+        CLIENT % (i, 1 + i // 65536, (i // 256) % 256, i % 256, "block" if i % 3 else "allow")
+        for i in range(n))
+    open(path, "w").write(text)
+
+
+@pytest.mark.parametrize("luci", [False, True], ids=["ubus-call", "luci"])
+def test_status_is_a_summary_and_clients_come_in_pages(ubusd, connected, config, in_netns,
+                                                       luci):
+    bus = connected
+    with_clients(config, 250)
+    api_for(bus, config)
+    assert one_reply(call(ubusd, bus, ubus_api.OBJECT, "reload"))["ok"] is True
+    st = one_reply(call(ubusd, bus, ubus_api.OBJECT, "status", luci=luci))
+    assert st["clients"] == {"total": 250, "blocking": 166, "allowing": 84}
+    assert st["counters_since"] > 0
+    assert st["zones"]["source"] == "settings"
+    assert st["zones"]["wan"] == {"zones": [], "devices": ["wan0"], "down": []}
+    page = one_reply(call(ubusd, bus, ubus_api.OBJECT, "clients", {"offset": 240, "limit": 5},
+                          luci=luci))
+    assert page["total"] == 250 and page["offset"] == 240
+    assert [c["name"] for c in page["clients"]] == ["c240", "c241", "c242", "c243", "c244"]
+    c = page["clients"][1]
+    assert c == {"name": "c241", "label": "@client[241]", "action": "block",
+                 "protocols": ["pptp", "l2tp", "ipsec"], "hosts": ["10.1.0.241"],
+                 "hosts_total": 1, "blocked": {"packets": 0, "bytes": 0},
+                 "passed": {"packets": 0, "bytes": 0}}
+    page = one_reply(call(ubusd, bus, ubus_api.OBJECT, "clients",
+                          {"offset": 0, "limit": 100000}))
+    assert len(page["clients"]) == 100                  # capped
+    page = one_reply(call(ubusd, bus, ubus_api.OBJECT, "clients", {"offset": 1000, "limit": 10}))
+    assert page["clients"] == [] and page["total"] == 250
+    # python3-ubus has no optional arguments: both are required
+    assert call(ubusd, bus, ubus_api.OBJECT, "clients", {"offset": 0})[0] == 2
+
+
+def test_reset_counters_zeroes_and_announces(ubusd, connected, config, in_netns):
+    bus = connected
+    api_for(bus, config)
+    assert one_reply(call(ubusd, bus, ubus_api.OBJECT, "reload"))["ok"] is True
+    before = one_reply(call(ubusd, bus, ubus_api.OBJECT, "status"))["counters_since"]
+    time.sleep(1.1)
+    listener = ubusd.listen(ubus_api.EVENT)
+    try:
+        reply = one_reply(call(ubusd, bus, ubus_api.OBJECT, "reset_counters", luci=True))
+    finally:
+        events = listener.events()
+    assert reply["ok"] is True
+    assert reply["status"]["counters_since"] > before
+    assert [e["counters_since"] for e in events] == [reply["status"]["counters_since"]]
 
 
 def test_internal_error_is_a_reply_not_status_9(ubusd, connected, config, monkeypatch):

@@ -9,8 +9,12 @@ from . import kernel
 USAGE = """usage: vpn-passthrough [--config FILE] COMMAND
 commands:
   apply            load the rules for the current settings
-  status [--json]  per protocol: configured, effective, helper, counters
-  sessions [--json] VPN flows of LAN clients, from conntrack
+  status [--json]  summary: per protocol configured, effective, helper, counters;
+                   client counts; the zones' devices and networks that are down
+  clients [--offset N] [--limit N] [--json]
+                   one page of the client table (at most 100), with blocked counts
+  sessions [--json] VPN flows of LAN clients, from conntrack (at most 100 shown)
+  reset-counters   zero the blocked/passed counters (applies keep them)
   check [--json]   diagnostics, each with a one-line fix
   flush PROTOCOL   cut running flows of pptp, l2tp or ipsec
   render           print the ruleset apply would load; changes nothing
@@ -70,9 +74,21 @@ def _run(svc, command, args, as_json):
         st = svc.status()
         print(_json(st) if as_json else format_status(st))
         return 0
+    if command == "clients":
+        options = _options(args, ("--offset", "--limit"))
+        if options is None:
+            sys.stderr.write(USAGE + "\n")
+            return 2
+        data = svc.clients(options.get("--offset", 0), options.get("--limit", 100))
+        print(_json(data) if as_json else format_clients(data))
+        return 0
+    if command == "reset-counters" and not args:
+        svc.reset_counters()
+        print("counters reset")
+        return 0
     if command == "sessions" and not args:
         data = svc.sessions()
-        print(_json(data) if as_json else format_sessions(data["sessions"]))
+        print(_json(data) if as_json else format_sessions(data))
         return 0
     if command == "check" and not args:
         data = svc.check()
@@ -83,6 +99,18 @@ def _run(svc, command, args, as_json):
         return ubus_api.serve(svc)
     sys.stderr.write(USAGE + "\n")
     return 2
+
+
+def _options(args, names):
+    """{'--name': int} from '--name N' pairs, or None if anything else is there."""
+    out = {}
+    if len(args) % 2:
+        return None
+    for i in range(0, len(args), 2):
+        if args[i] not in names or not args[i + 1].isdigit():
+            return None
+        out[args[i]] = int(args[i + 1])
+    return out
 
 
 def format_status(st):
@@ -98,15 +126,32 @@ def format_status(st):
         lines.append("%-6s %-10s %-9s %-9s %16d %16d" % (
             name, conf, p["effective"], p["helper"], p["passed"]["packets"],
             p["blocked"]["packets"]))
-    for c in st["clients"]:
-        lines.append("client %s (%s): %s %s, %d packets matched" % (
-            c["name"], c["id"], c["action"], ",".join(c["protocols"]), c["matched"]["packets"]))
+    c = st["clients"]
+    lines.append("clients: %d (%d block, %d allow; list: vpn-passthrough clients)"
+                 % (c["total"], c["blocking"], c["allowing"]))
+    if st["counters_since"]:
+        import time
+        lines.append("counters since " + time.strftime("%Y-%m-%d %H:%M:%S UTC",
+                                                       time.gmtime(st["counters_since"])))
     for e in st["errors"]:
         lines.append("error: " + e)
     return "\n".join(lines)
 
 
-def format_sessions(sessions):
+def format_clients(data):
+    lines = ["clients %d-%d of %d" % (data["offset"] + 1 if data["clients"] else data["offset"],
+                                      data["offset"] + len(data["clients"]), data["total"])]
+    for c in data["clients"]:
+        more = c["hosts_total"] - len(c["hosts"])
+        lines.append("%s (%s): %s %s [%s%s] blocked %d packets, passed %d" % (
+            c["name"], c["label"], c["action"], ",".join(c["protocols"]),
+            " ".join(c["hosts"]), " +%d" % more if more else "",
+            c["blocked"]["packets"], c["passed"]["packets"]))
+    return "\n".join(lines)
+
+
+def format_sessions(data):
+    sessions = data["flows"]
     if not sessions:
         return "no VPN sessions"
     lines = ["%-6s %-5s %-28s %-28s %-12s %8s" % ("proto", "l4", "client", "server",
@@ -115,6 +160,8 @@ def format_sessions(sessions):
         lines.append("%-6s %-5s %-28s %-28s %-12s %8s" % (
             s["protocol"], s["l4"], s["client"], s["server"], s["state"],
             "-" if s["bytes"] is None else s["bytes"]))
+    if data["truncated"]:
+        lines.append("(%d of %d shown)" % (len(sessions), data["total"]))
     return "\n".join(lines)
 
 

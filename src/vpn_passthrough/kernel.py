@@ -1,4 +1,10 @@
-"""Effects on the kernel: nft, modprobe, conntrack, ip. Each call goes through platform.run."""
+"""Effects on the kernel: nft, modprobe, conntrack, ip. Each call goes through platform.run.
+
+Also fw4's include of our table: fw4 reads /usr/share/nftables.d/ruleset-post/*.nft
+(following a symlink; a missing target is skipped silently) into the ruleset of
+every start, restart and reload. The link points at a runtime file under /var/run,
+so a stopped or removed service leaves nothing for fw4 to load.
+"""
 
 import os
 
@@ -6,6 +12,7 @@ from . import flows
 from . import netaddr
 from . import nfnetlink
 from . import platform
+from . import ruleset
 from .plan import TABLE, FAMILY
 
 TABLE_REF = FAMILY + " " + TABLE
@@ -24,6 +31,57 @@ def nft_apply(text):
     r = platform.run(["nft", "-f", "-"], stdin=text)
     if not r.ok():
         raise KernelError("nft rejected the ruleset, the previous one stays", r)
+
+
+def nft_delete_table():
+    """Remove our table whether or not it exists, in one transaction."""
+    r = platform.run(["nft", "-f", "-"], stdin=ruleset.render_delete())
+    if not r.ok():
+        raise KernelError("nft could not remove the table", r)
+
+
+INCLUDE_DIR = "/usr/share/nftables.d/ruleset-post"
+INCLUDE_LINK = INCLUDE_DIR + "/vpn-passthrough.nft"
+INCLUDE_FILE = "/var/run/vpn-passthrough/fw4.nft"
+
+
+def install_include(text):
+    """Write fw4's include (atomically: fw4 may read it at any moment) and link it
+    where fw4 looks, when fw4 is installed (/usr/share/nftables.d exists)."""
+    folder = os.path.dirname(INCLUDE_FILE)
+    try:
+        os.mkdir(folder, 0o755)
+    except OSError:
+        pass
+    tmp = INCLUDE_FILE + ".new"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.rename(tmp, INCLUDE_FILE)
+    if os.path.isdir(os.path.dirname(INCLUDE_DIR)) and not os.path.islink(INCLUDE_LINK):
+        try:            # fw4 ships nftables.d with only a README: the folder may be new
+            if not os.path.isdir(INCLUDE_DIR):
+                os.mkdir(INCLUDE_DIR, 0o755)
+            os.symlink(INCLUDE_FILE, INCLUDE_LINK)
+        except OSError:
+            pass        # read-only /usr: fw4 then cannot bring the table back (check says)
+
+
+def include_present():
+    return os.path.exists(INCLUDE_FILE)
+
+
+def include_linked():
+    """Does fw4 find our include? None where fw4 is not installed."""
+    if not os.path.isdir(os.path.dirname(INCLUDE_DIR)):
+        return None
+    return os.path.realpath(INCLUDE_LINK) == os.path.realpath(INCLUDE_FILE)
+
+
+def remove_include():
+    try:
+        os.remove(INCLUDE_FILE)
+    except OSError:
+        pass
 
 
 def nft_check(text):
@@ -62,8 +120,9 @@ def fw4_listing():
     return r.out if r.ok() else None
 
 
-def table_json():
-    r = platform.run(["nft", "-j", "list", "table", FAMILY, TABLE])
+def table_json(terse=False):
+    """Our table as nft's JSON items (terse: without set elements), or None."""
+    r = platform.run(["nft"] + (["-t"] if terse else []) + ["-j", "list", "table", FAMILY, TABLE])
     if not r.ok():
         return None
     import json                 # only status needs it: keeps apply's start-up lean

@@ -61,13 +61,14 @@ def _quoted(names):
     return ", ".join(['"' + n + '"' for n in names])
 
 
-def _set(lines, name, kind, elements):
+def _set(lines, name, kind, elements, marks):
     lines.append("\tset " + name + " {")
     lines.append("\t\ttype " + SET_TYPE[kind])
     if kind != "mac":
         lines.append("\t\tflags interval")
     lines.append("\t\tcounter")
     lines.append("\t\telements = {")
+    marks.append((len(lines), name))      # where carried counts go in (with_counts)
     lines.append(elements)
     lines.append("\t\t}")
     lines.append("\t}")
@@ -97,7 +98,20 @@ def _dispatch(plan):
     return by_l4
 
 
-def _body(plan):
+def _device_set(lines, name, devices):
+    """Interval flag: fw4's wildcard 'tun+' becomes the prefix match "tun*"."""
+    lines.append("\tset " + name + " {")
+    lines.append("\t\ttype ifname")
+    lines.append("\t\tflags interval")
+    if devices:                 # a zone whose networks are all down: an empty set
+        lines.append("\t\telements = { " + _quoted(devices) + " }")
+    lines.append("\t}")
+
+
+def _body(plan, marks=None):
+    """The table's lines without counts; `marks` gets (line index, set name) of each
+    set's element text."""
+    marks = [] if marks is None else marks
     lines = []
     for proto in plan.helpers():
         name = proto.name
@@ -106,14 +120,8 @@ def _body(plan):
         lines.append("\t\tl3proto ip")
         lines.append('\t\tcomment "' + name + ' passthrough: lets NAT translate call IDs"')
         lines.append("\t}")
-    lines.append("\tset lan_devices {")
-    lines.append("\t\ttype ifname")
-    lines.append("\t\telements = { " + _quoted(plan.lan_devices) + " }")
-    lines.append("\t}")
-    lines.append("\tset wan_devices {")
-    lines.append("\t\ttype ifname")
-    lines.append("\t\telements = { " + _quoted(plan.wan_devices) + " }")
-    lines.append("\t}")
+    _device_set(lines, "lan_devices", plan.lan_devices)
+    _device_set(lines, "wan_devices", plan.wan_devices)
     for proto in plan.protocols:
         for what in ("passed", "blocked"):
             lines.append("\tcounter " + proto.name + "_" + what + " {")
@@ -127,7 +135,7 @@ def _body(plan):
             for kind in KINDS:
                 if proto.has(action, kind):
                     _set(lines, proto.set_name(action, kind), kind,
-                         _elements(proto, action, kind, shared))
+                         _elements(proto, action, kind, shared), marks)
 
     by_l4 = _dispatch(plan)
     verdicts = []
@@ -234,17 +242,89 @@ def digests(plan, lines):
     return (digest(policy + " log") if plan.log else policy), policy
 
 
-def render(plan, source="/etc/config/vpn-passthrough"):
-    """The complete `nft -f` input that replaces our table."""
-    lines = _body(plan)
+def render(plan, source="/etc/config/vpn-passthrough", carried=None, since=0):
+    """The complete `nft -f` input that replaces our table. `carried` (counts.Carried)
+    gives counters their values from the table it replaces: an apply keeps the counts
+    (the digest leaves them out). `since`: when the counts last started from zero."""
+    marks = []
+    lines = _body(plan, marks)
     full, policy = digests(plan, lines)
+    if carried is not None:
+        lines = with_counts(plan, lines, marks, carried)
     head = ["#!/usr/sbin/nft -f",
             "# vpn-passthrough: generated from " + source + "; do not edit",
             "table " + FAMILY + " " + TABLE,
             "delete table " + FAMILY + " " + TABLE,
             "table " + FAMILY + " " + TABLE + " {",
-            '\tcomment "vpn-passthrough ' + full + " policy=" + policy + " " + summary(plan) + '"']
+            '\tcomment "vpn-passthrough ' + full + " policy=" + policy + " since="
+            + str(int(since)) + " " + summary(plan) + '"']
     return "\n".join(head + lines + ["}", ""])
+
+
+def _count(value):
+    return "counter packets " + str(value[0]) + " bytes " + str(value[1])
+
+
+def with_counts(plan, lines, marks, carried):
+    """The lines with the carried values: named counters and set elements (a set's
+    elements are written per set here, as each set's counts differ)."""
+    lines = list(lines)
+    for i, line in enumerate(lines):
+        if line.startswith("\tcounter ") and line.endswith(" {"):
+            value = carried.named.get(line[len("\tcounter "):-2])
+            if value is not None:
+                lines[i] = line + "\n\t\tpackets " + str(value[0]) + " bytes " + str(value[1])
+    sets = {}
+    for proto in plan.protocols:
+        for action in ("block", "allow"):
+            for kind in KINDS:
+                sets[proto.set_name(action, kind)] = (proto, action, kind)
+    for i, name in marks:
+        values = carried.elements.get(name)
+        if not values:
+            continue
+        proto, action, kind = sets[name]
+        out = []
+        for e, label in proto.entries(action, kind):
+            value = values.get(e)
+            out.append("\t\t\t" + e + (" " + _count(value) if value else "")
+                       + ' comment "' + label + '"')
+        lines[i] = ",\n".join(out)
+    return lines
+
+
+def render_include(text):
+    """The table for fw4's ruleset-post include, from render()'s text: loaded by every
+    fw4 start, restart and reload, in fw4's own transaction. It must never replace a
+    live table (that would reset its counts at each fw4 reload): everything is
+    declared with `add` semantics (an existing table, set, element, counter or helper
+    is kept as it is, counts included), then each chain is flushed and refilled, so
+    the rules are those of the last apply, once. After `fw4 flush` (firewall stop) the
+    table is created afresh, with the counts as they were at the last apply."""
+    declare, rules, chains = [], [], []
+    chain = None
+    # the table block's lines: past the shebang, source, `table`, `delete`, `table {`
+    for line in text.split("\n")[5:-2]:
+        if line.startswith("\tchain "):
+            chain = line[len("\tchain "):-2]
+            chains.append(chain)
+            declare.append(line)
+            rules.append(line)
+        elif chain is not None and line == "\t}":
+            declare.append(line)
+            rules.append(line)
+            chain = None
+        elif chain is not None and line.startswith("\t\ttype filter hook"):
+            declare.append(line)
+        elif chain is not None:
+            rules.append(line)
+        else:
+            declare.append(line)
+    head = ["# vpn-passthrough: fw4 ruleset-post include, written at each apply; do not edit",
+            "table " + FAMILY + " " + TABLE + " {"]
+    flushes = ["flush chain " + FAMILY + " " + TABLE + " " + c for c in chains]
+    return "\n".join(head + declare + ["}"] + flushes
+                     + ["table " + FAMILY + " " + TABLE + " {"] + rules + ["}", ""])
 
 
 def render_delete():
@@ -269,7 +349,7 @@ def read_comment(listing):
     for w in words[2:]:
         if "=" in w:
             k, v = w.split("=", 1)
-            if k != "policy":
+            if k not in ("policy", "since"):
                 states[k] = v
     return (words[1] if len(words) > 1 else None), states
 
@@ -280,3 +360,11 @@ def read_policy(listing):
         if w.startswith("policy="):
             return w[len("policy="):]
     return None
+
+
+def read_since(listing):
+    """When the counters last started from zero (seconds since the epoch), or 0."""
+    for w in _comment_words(listing)[2:]:
+        if w.startswith("since=") and w[len("since="):].isdigit():
+            return int(w[len("since="):])
+    return 0

@@ -10,8 +10,10 @@ The service idles in ubus.loop(): no timer, it wakes only for calls. procd's
 reload calls the `reload` method (see the init script): a signal would not do,
 because Python runs its signal handlers only between bytecodes, and the loop is
 libubox's uloop in C, which goes back to sleep after any signal but SIGTERM and
-SIGINT. Those two end uloop (it installs handlers for them where they are still
-SIG_DFL), serve() then returns, and procd's stop works.
+SIGINT. Those two end the process (see serve()), and procd's stop works at once.
+
+Every reply and the event stay small at any number of clients or flows (see
+report.py): `status` is a summary, `clients` a page, `sessions` at most a page.
 """
 
 import signal
@@ -44,13 +46,24 @@ class Api:
     def status(self, args):
         return self.svc.status()
 
+    def clients(self, args):
+        try:
+            return self.svc.clients(args.get("offset", 0), args.get("limit", 100))
+        except SettingsError as e:
+            reply = _error(e)
+            reply.update({"total": 0, "offset": 0, "clients": []})
+            return reply
+
     def sessions(self, args):
         try:
             return self.svc.sessions()
         except SettingsError as e:
             reply = _error(e)
-            reply["sessions"] = []
+            reply.update({"total": 0, "truncated": False, "counts": {}, "flows": []})
             return reply
+
+    def reset_counters(self, args):
+        return self.apply(self.svc.reset_counters)
 
     def check(self, args):
         return self.svc.check()
@@ -87,8 +100,11 @@ class Api:
     def table(self, luci):
         """{method: {"method": callback, "signature": {...}}} for bus.add()."""
         table = self.bus.BLOBMSG_TYPE_TABLE
+        number = self.bus.BLOBMSG_TYPE_INT32
         methods = (("status", self.status, {}),
+                   ("clients", self.clients, {"offset": number, "limit": number}),
                    ("sessions", self.sessions, {}),
+                   ("reset_counters", self.reset_counters, {}),
                    ("check", self.check, {}),
                    ("reload", self.reload, {}),
                    ("set", self.set, {"values": table}))
@@ -135,29 +151,38 @@ def serve(svc, bus=None):
             svc_apply_once(svc)
             return 1
     api = Api(svc, bus)
+    # A SIGTERM before loop() would be lost: uloop's handler only marks the loop
+    # cancelled, and loop() clears that mark when it starts. So until loop(), our
+    # handler (installed first: uloop then leaves SIGTERM alone) ends the process at
+    # once; in loop(), SIGTERM and SIGINT take their default action and end it too.
+    old = {signal.SIGTERM: signal.signal(signal.SIGTERM, _terminate)}
     try:
-        bus.connect()
-    except Exception as e:
-        sys.stderr.write("vpn-passthrough: cannot connect to ubus: " + str(e) + "\n")
-        svc_apply_once(svc)
-        return 1
-    old_sigint = None
-    try:
-        api.register()
-        api.apply(svc.apply)
-        # Python's own SIGINT handler would keep uloop from ending on Ctrl-C
-        # (vpn-passthrough serve in a terminal); SIGTERM is already SIG_DFL.
-        old_sigint = signal.signal(signal.SIGINT, signal.SIG_DFL)
-        # Returns on SIGTERM/SIGINT or when ubusd goes away (procd respawns us).
-        bus.loop()
-    finally:
-        if old_sigint is not None:
-            signal.signal(signal.SIGINT, old_sigint)
         try:
-            bus.disconnect()
-        except Exception:
-            pass
+            bus.connect()
+        except Exception as e:
+            sys.stderr.write("vpn-passthrough: cannot connect to ubus: " + str(e) + "\n")
+            svc_apply_once(svc)
+            return 1
+        try:
+            api.register()
+            api.apply(svc.apply)
+            old[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            # Returns when ubusd goes away (procd respawns us).
+            bus.loop()
+        finally:
+            try:
+                bus.disconnect()
+            except Exception:
+                pass
+    finally:
+        for signo in old:
+            signal.signal(signo, old[signo])
     return 0
+
+
+def _terminate(signo, frame):
+    raise SystemExit(0)
 
 
 def svc_apply_once(svc):

@@ -22,9 +22,16 @@ def _service(owrt):
     return owrt.call("service", "list", {"name": OBJ, "verbose": True}).get(OBJ, {})
 
 
+def _gone(owrt):
+    """procd lists a stopped instance until its process has exited (SIGTERM, then SIGKILL
+    after term_timeout: 5 s)."""
+    owrt.wait_for("procd to drop the instance", lambda: owrt.instance() == {}, timeout=6)
+
+
 def test_start_registers_the_instance_and_loads_the_table(owrt):
     owrt.exec([INIT, "stop"])
-    assert owrt.instance() == {} and owrt.table() is None
+    assert owrt.table() is None
+    _gone(owrt)
     owrt.exec([INIT, "start"])
     inst = owrt.instance()
     assert inst["running"] is True
@@ -46,6 +53,23 @@ def test_triggers_follow_the_settings_and_the_firewall_zones(owrt):
     assert interfaces == ["lan", "wan", "wan6"]
     for t in triggers:
         assert t[1][2] == ["run_script", INIT, "reload"]
+
+
+def test_reload_renews_the_triggers_and_keeps_the_instance(owrt):
+    """A zone that gains a network (e.g. wwan) re-applies on that network's events after a
+    reload, without a restart."""
+    pid = owrt.instance()["pid"]
+    owrt.exec(["uci", "add_list", "firewall.@zone[0].network=wwan"])
+    owrt.exec(["uci", "commit", "firewall"])     # the CLI: no config.change event
+    try:
+        owrt.exec([INIT, "reload"])
+        interfaces = [t[1][1][2] for t in _service(owrt)["triggers"] if t[0] == "interface.*"]
+        assert interfaces == ["lan", "wwan", "wan", "wan6"]
+        assert owrt.instance()["pid"] == pid
+    finally:
+        owrt.exec(["uci", "del_list", "firewall.@zone[0].network=wwan"])
+        owrt.exec(["uci", "commit", "firewall"])
+        owrt.exec([INIT, "reload"])
 
 
 def test_uci_commit_through_rpcd_fires_the_reload_and_the_rules_follow(owrt):
@@ -124,7 +148,7 @@ def test_stop_removes_the_table_within_a_second_and_reload_starts_it(owrt):
     owrt.exec([INIT, "stop"])
     owrt.wait_for("no table", lambda: owrt.table() is None, timeout=1.0, step=0.02)
     assert time.time() - t0 < 1.0
-    assert owrt.instance() == {}
+    _gone(owrt)
     # reload while stopped (a trigger, or `reload` by hand) starts it
     owrt.exec([INIT, "reload"])
     owrt.wait_for("the table after reload", owrt.table)
