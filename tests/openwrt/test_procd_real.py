@@ -22,9 +22,16 @@ def _service(owrt):
     return owrt.call("service", "list", {"name": OBJ, "verbose": True}).get(OBJ, {})
 
 
+def _gone(owrt):
+    """procd lists a stopped instance until its process has exited (SIGTERM, then SIGKILL
+    after term_timeout: 5 s)."""
+    owrt.wait_for("procd to drop the instance", lambda: owrt.instance() == {}, timeout=6)
+
+
 def test_start_registers_the_instance_and_loads_the_table(owrt):
     owrt.exec([INIT, "stop"])
-    assert owrt.instance() == {} and owrt.table() is None
+    assert owrt.table() is None
+    _gone(owrt)
     owrt.exec([INIT, "start"])
     inst = owrt.instance()
     assert inst["running"] is True
@@ -124,7 +131,7 @@ def test_stop_removes_the_table_within_a_second_and_reload_starts_it(owrt):
     owrt.exec([INIT, "stop"])
     owrt.wait_for("no table", lambda: owrt.table() is None, timeout=1.0, step=0.02)
     assert time.time() - t0 < 1.0
-    assert owrt.instance() == {}
+    _gone(owrt)
     # reload while stopped (a trigger, or `reload` by hand) starts it
     owrt.exec([INIT, "reload"])
     owrt.wait_for("the table after reload", owrt.table)
