@@ -35,7 +35,8 @@ def viewer(owrt):
                            capture_output=True, text=True).stdout.strip()
     with open(owrt.config_dir + "/rpcd", "a") as f:
         f.write("\nconfig login\n\toption username '%s'\n\toption password '%s'\n"
-                "\tlist read 'luci-base'\n\tlist read 'luci-app-vpn-passthrough'\n" % (VIEWER, crypt))
+                "\tlist read 'luci-base'\n\tlist read 'luci-app-vpn-passthrough'\n"
+                % (VIEWER, crypt))
     return owrt.login(VIEWER, VIEWER_PASSWORD)
 
 
