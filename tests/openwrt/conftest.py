@@ -246,8 +246,14 @@ def owrt(ipks):
     router, saved = _started()
     try:
         opkg_install(router, ipks["vpn-passthrough"])
+        rpcd = router.object_id("file")
         opkg_install(router, ipks["luci-app-vpn-passthrough"])
-        router.rpcd_reload()            # the app's ACL (luci.mk's postinst leaves it to rpcd)
+        # its postinst (luci.mk's) sends rpcd SIGHUP (killall), so rpcd reads the app's ACL;
+        # a second signal while rpcd re-executes would kill it: wait for it instead
+        try:
+            router.wait_rpcd(rpcd, timeout=10)
+        except userland.UserlandError:  # no killall in the root: reload it ourselves
+            router.rpcd_reload()
         router.wait_object("vpn-passthrough", timeout=30)
         router.wait_object("luci.vpn-passthrough", timeout=30)
         router.wait_for("the table", router.table)
