@@ -41,3 +41,11 @@ def netns():
 def in_ns(ns, argv, stdin=None):
     return subprocess.run(["ip", "netns", "exec", ns] + argv, input=stdin,
                           capture_output=True, text=True)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One plain line when the OpenWrt tier (tests/openwrt, the real userland kit) was
+    skipped because the kit is missing or did not build (VPT_REQUIRE_KIT=1 fails instead)."""
+    kit = sys.modules.get("kit")
+    if kit is not None and "error" in kit._built:
+        terminalreporter.write_line("OpenWrt tier SKIPPED: " + kit._built["error"])

@@ -10,6 +10,7 @@ One userland per build prefix at a time: `VPT_OWRT_PREFIX` (tests/kit.py) picks 
 
 import json
 import os
+import signal
 import subprocess
 import time
 
@@ -110,6 +111,25 @@ class Userland:
                       timeout=timeout + 5)
         return json.loads(r.stdout) if r.stdout.strip() else {}
 
+    def call_status(self, obj, method, args=None, timeout=30):
+        """(ubus status of `ubus call`, decoded reply or None): 0 ok, 2 invalid argument,
+        3 method not found, 4 not found, 6 permission denied, 7 timeout (the CLI exits with
+        the status negated, 254 for 2)."""
+        r = self.ubus(["-t", str(timeout), "call", obj, method, json.dumps(args or {})],
+                      timeout=timeout + 5, check=False)
+        status = 256 - r.returncode if r.returncode > 128 else r.returncode
+        return status, (json.loads(r.stdout) if r.stdout.strip() else None)
+
+    def signatures(self, obj):
+        """{method: {argument: type name}} as ubusd lists OBJ (`ubus -v list OBJ`)."""
+        out = {}
+        for line in self.ubus(["-v", "list", obj]).stdout.splitlines():
+            line = line.strip()
+            if line.startswith('"'):
+                name, _, sig = line.partition(":")
+                out[json.loads(name)] = json.loads(sig)
+        return out
+
     def wait_object(self, obj, timeout=15.0):
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -142,5 +162,29 @@ class Userland:
         result = reply["result"]
         return result[0], (result[1] if len(result) > 1 else None)
 
-    def rpcd_reload(self):
-        self.shell("userland_rpcd_reload")
+    def object_id(self, obj):
+        """ubusd's id of OBJ (it changes when the object is registered anew), or None."""
+        r = self.ubus(["-v", "list", obj], check=False)
+        head = r.stdout.split("\n", 1)[0]
+        return head.split("@", 1)[1].strip() if r.returncode == 0 and "@" in head else None
+
+    def wait_rpcd(self, old_id, timeout=60.0):
+        """rpcd registered anew (its `file` object has an id other than OLD_ID)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            now = self.object_id("file")
+            if now is not None and now != old_id:
+                return
+            time.sleep(0.1)
+        raise UserlandError("rpcd did not register anew\n" + self.logs())
+
+    def rpcd_reload(self, timeout=60.0):
+        """rpcd re-reads its ACLs and plugins, keeping its sessions: SIGHUP, on which it
+        re-executes itself (same pid) and registers its objects anew. Done here rather than
+        with the kit's userland_rpcd_reload, whose 5 s wait a loaded machine outlasts. Only
+        an rpcd that has registered gets the signal: one still re-executing would die of it."""
+        self.wait_object("file", timeout=timeout)
+        before = self.object_id("file")
+        with open(os.path.join(self.run_dir, "rpcd.pid")) as f:
+            os.kill(int(f.read().strip()), signal.SIGHUP)
+        self.wait_rpcd(before, timeout)

@@ -1,4 +1,9 @@
-"""STAND-IN for python3-ubus (module `ubus`). NOT the real binding, and no ubusd behind it.
+"""DOUBLE of python3-ubus (module `ubus`). NOT the real binding, and no ubusd behind it.
+
+Used only by `make bench` (tests/benchlib/serve_idle.py: the resident service's memory where
+no ubusd runs). Every test of the ubus door uses the real binding and ubusd of the OpenWrt
+kit; tests/test_ubus_double.py holds this double to the real module (same functions and
+constants, the same calls and misuses answered alike).
 
 It mirrors the module API and the argument checks of python-ubus's ubus_python.c
 (Stepan Henek, CZ.NIC; packaged in openwrt/packages as python3-ubus) so that

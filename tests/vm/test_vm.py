@@ -48,9 +48,11 @@ def _ipk():
 
 @pytest.fixture(scope="session")
 def vm_run():
+    import kit      # tests/kit.py: the guest runs the real OpenWrt userland of this build
+    prefix = kit.prefix()
     ipk = _ipk()
     vmtool.log("package: %s" % os.path.relpath(ipk, vmtool.REPO))
-    results, console, share, rc = vmtool.run_vm(ipk, SCENARIOS)
+    results, console, share, rc = vmtool.run_vm(ipk, SCENARIOS, prefix, kit.KIT)
     return results, console, share, rc
 
 

@@ -3,7 +3,7 @@
 
     python3 tests/vm/vmtool.py build            build (or reuse) the cached image
     python3 tests/vm/vmtool.py probe            does KVM really run a guest here?
-    python3 tests/vm/vmtool.py run [--ipk F] [--scenarios a,b]   boot, run scenarios
+    python3 tests/vm/vmtool.py run [--ipk F] [--scenarios a,b] [--kit PREFIX]   boot, run
 
 Everything lands under build/vm/ (gitignored):
     build/vm/image-<key>/   vmlinuz, initrd.img, rootfs.img, packages.txt   (cached image)
@@ -40,6 +40,9 @@ BUILD = os.environ.get("VPN_VM_BUILD") or os.path.join(REPO, "build", "vm")
 PACKAGES = [
     "linux-image-amd64", "kmod", "busybox", "mount", "iproute2", "iputils-ping", "procps",
     "nftables", "conntrack", "python3",
+    # the only library the OpenWrt kit's programs (ubusd, procd, ubus, uci, jshn, opkg,
+    # python3-ubus) need beyond libc: the kit itself comes over a second 9p share
+    "libjson-c5",
     "ppp", "pptpd", "pptp-linux", "xl2tpd",
     "strongswan-charon", "strongswan-swanctl", "libstrongswan-standard-plugins",
 ]
@@ -355,7 +358,7 @@ def make_initrd(root, kver, dest):
 
 # ---------------------------------------------------------------- boot
 
-def qemu_cmd(img, accel, share, console, append_extra="", mem=1024, smp=1):
+def qemu_cmd(img, accel, share, console, append_extra="", mem=1024, smp=1, kit=None):
     cmd = ["qemu-system-x86_64", "-machine", "q35", "-m", str(mem), "-smp", str(smp),
            "-display", "none", "-monitor", "none", "-no-reboot", "-nic", "none",
            "-serial", "file:" + console,
@@ -368,6 +371,11 @@ def qemu_cmd(img, accel, share, console, append_extra="", mem=1024, smp=1):
         cmd += ["-accel", "tcg", "-cpu", "max"]
     if share:
         cmd += ["-virtfs", "local,path=%s,mount_tag=vmtest,security_model=none,id=vmtest" % share]
+    if kit:
+        # the OpenWrt kit's build, read-only; the guest mounts it at the same path (its
+        # programs carry that path as rpath)
+        cmd += ["-virtfs", "local,path=%s,mount_tag=owrtkit,security_model=none,id=owrtkit,"
+                "readonly=on" % kit]
     return cmd
 
 
@@ -437,11 +445,17 @@ def kvm_probe(img, timeout=12):
 
 # ---------------------------------------------------------------- a run
 
-def prepare_share(ipk, scenarios):
+def prepare_share(ipk, scenarios, kit_prefix, kit_dir):
     share = os.path.join(BUILD, "run")
     shutil.rmtree(share, ignore_errors=True)
     os.makedirs(os.path.join(share, "results"))
     shutil.copytree(os.path.join(HERE, "guest"), os.path.join(share, "guest"))
+    # the real OpenWrt userland for the guest (guest/openwrt.sh): where its build is, and
+    # the opkg database of an OpenWrt 24.10 router (the kit's release fixture)
+    with open(os.path.join(share, "kit-prefix"), "w") as f:
+        f.write(kit_prefix + "\n")
+    subprocess.run(["sh", os.path.join(kit_dir, "feeds", "seed-root.sh"), "24.10",
+                    os.path.join(share, "opkgroot")], check=True, capture_output=True)
     if ipk:
         shutil.copy(ipk, os.path.join(share, "package.ipk"))
         with open(os.path.join(share, "ipk-name"), "w") as f:
@@ -481,17 +495,18 @@ def _lock():
     return f
 
 
-def run_vm(ipk, scenarios, timeout=None, progress=None):
+def run_vm(ipk, scenarios, kit_prefix, kit_dir, timeout=None, progress=None):
+    """KIT_PREFIX: the OpenWrt kit's build (tests/kit.py), KIT_DIR: the kit's sources."""
     lock = _lock()  # noqa: F841 — held until this process ends
     img = build_image()
     need_tools(["qemu-system-x86_64"])
     accel = "kvm" if kvm_probe(img) else "tcg"
-    share = prepare_share(ipk, scenarios)
+    share = prepare_share(ipk, scenarios, kit_prefix, kit_dir)
     console = os.path.join(BUILD, "console.log")
     if timeout is None:
         timeout = int(os.environ.get("VPN_VM_TIMEOUT", "840"))
     cmd = qemu_cmd(img, accel, share, console, smp=int(os.environ.get("VPN_VM_SMP", "2")),
-                   append_extra="vmtest.accel=" + accel)
+                   append_extra="vmtest.accel=" + accel, kit=kit_prefix)
     log("booting (%s, timeout %d s, console build/vm/console.log)" % (accel, timeout))
     rc, secs = boot(cmd, console, timeout, progress=progress or (lambda l: log("guest: " + l)))
     log("guest finished in %.0f s (rc=%s)" % (secs, rc))
@@ -518,6 +533,10 @@ def main(argv=None):
     r = sub.add_parser("run")
     r.add_argument("--ipk")
     r.add_argument("--scenarios", default="")
+    r.add_argument("--kit", default=os.environ.get("VPT_OWRT_PREFIX") or "/tmp/vpt-owrt-kit",
+                   help="the OpenWrt kit's build (tests/kit.py builds it)")
+    r.add_argument("--kit-dir", default=os.environ.get("VPT_OPENWRT_KIT") or
+                   os.path.join(REPO, "..", "shared", "openwrt"), help="the kit's sources")
     a = ap.parse_args(argv)
     if a.cmd == "build":
         build_image(a.force)
@@ -525,7 +544,10 @@ def main(argv=None):
         print("kvm" if kvm_probe(build_image()) else "tcg")
     else:
         scen = [s for s in a.scenarios.split(",") if s]
-        results, console, share, rc = run_vm(a.ipk, scen)
+        if not os.path.exists(os.path.join(a.kit, ".stamp")):
+            sys.exit("no OpenWrt kit build in %s (bash %s/build.sh %s)"
+                     % (a.kit, a.kit_dir, a.kit))
+        results, console, share, rc = run_vm(a.ipk, scen, a.kit, a.kit_dir)
         for name, (verdict, why) in sorted(results.items()):
             print("%s %s %s" % (verdict, name, why))
         return 0 if results and all(v == "PASS" for v, _ in results.values()) else 1

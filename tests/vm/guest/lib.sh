@@ -7,8 +7,9 @@
 #   lan2 (eth0 192.168.1.20) ─┘      [router]       ├ eth1 203.0.113.1 ── wan (eth0 203.0.113.5,
 #                                                   ┘  masquerade           lo 10.2.0.1)
 #
-# The router runs the installed vpn-passthrough with /etc/config/vpn-passthrough and
-# a stand-in for fw4 (table inet fw4: masquerade out of eth1). wan has no route to
+# The router runs the installed vpn-passthrough with /etc/config/vpn-passthrough, under
+# the kit's real ubusd and procd (guest/openwrt.sh), beside a stand-in for fw4 (table
+# inet fw4: masquerade out of eth1). wan has no route to
 # 192.168.1.0/24: replies only reach the clients through the router's NAT.
 #
 # Every namespace gets a "holder" process in its own mount namespace with a private
@@ -17,6 +18,7 @@
 # that namespace's network + mount namespaces.
 
 VMT=/tmp/vmt
+. /vmtest/guest/openwrt.sh
 PT_CONFIG=/etc/config/vpn-passthrough
 NSES="router lan1 lan2 wan"
 SERVER=203.0.113.5
@@ -113,6 +115,7 @@ EOF'
     wait_until 10 nsx lan2 ping -c1 -W1 203.0.113.5 || fail "lan2 cannot reach wan through the router"
     if nsx wan ip route get 192.168.1.10 >/dev/null 2>&1; then fail "wan has a route to the LAN"; fi
     log "topology up"
+    kit_up
 }
 
 topology_down() {

@@ -72,13 +72,10 @@ printf '%s\n' '"vpnuser" "pptpd" "vpnpass" *' >/etc/ppp/chap-secrets
 chmod 600 /etc/ppp/chap-secrets
 progress "guest prepared"
 
-# Stand-ins for what every OpenWrt router has before any package is installed and the VM
-# lacks: procd's /etc/rc.common and ubus (CLI, daemon, python3-ubus). See guest/openwrt/.
-cp $G/openwrt/rc.common /etc/rc.common
-cp $G/openwrt/ubus-cli /usr/bin/ubus
-cp $G/openwrt/ubus.py /usr/lib/python3/dist-packages/ubus.py
-chmod 755 /etc/rc.common /usr/bin/ubus
-mkdir -p /etc/rc.d
+# What every OpenWrt router has before any package is installed: the kit's real userland
+# (rc.common + procd.sh, ubus, procd, uci, opkg, python3-ubus; guest/openwrt.sh).
+kit_install || { echo "VMTEST-RESULT: FAIL install the OpenWrt kit could not be set up" >/dev/console; exit 0; }
+progress "OpenWrt userland from the kit: $KIT"
 
 # run_step NAME FILE : fresh topology, source FILE in a subshell with a time limit, one
 # VMTEST-RESULT line; on failure the step's logs go to the console too.

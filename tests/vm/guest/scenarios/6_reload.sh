@@ -2,15 +2,17 @@
 # init script does it: /etc/init.d/vpn-passthrough start (procd starts `vpn-passthrough
 # serve`), edit /etc/config/vpn-passthrough, /etc/init.d/vpn-passthrough reload (what procd
 # runs on `uci commit`: reload_service -> `ubus call vpn-passthrough reload`), stop.
-# The VM has no procd and no ubusd: guest/openwrt/ provides stand-ins (rc.common, a ubus
-# CLI and python module over a unix socket); the init script and the service are the
-# installed ones.
+# The init script runs through the kit's real /etc/rc.common and procd.sh against its real
+# procd and ubusd (guest/openwrt.sh); the service registers with the real python3-ubus.
 INIT=/etc/init.d/vpn-passthrough
 [ -x $INIT ] || fail "$INIT not installed"
 pt_config 1 1 1
+# the events the service sends, as `ubus listen` sees them
+bg router listen ubus listen vpn-passthrough.changed
+sleep 1
 check "init script start" nsx router $INIT start
-wait_until 30 nsx router test -S /run/ubus-stub.sock || { nsx router cat /run/procd-vpn-passthrough.log; fail "the service did not register on ubus"; }
-wait_until 30 nsx router nft list table inet vpn_passthrough || { nsx router cat /run/procd-vpn-passthrough.log; fail "the service did not load its table at start"; }
+wait_until 30 nsx router ubus list vpn-passthrough || { cat "$VMT/procd.log"; fail "the service did not register on ubus"; }
+wait_until 30 nsx router nft list table inet vpn_passthrough || { cat "$VMT/procd.log"; fail "the service did not load its table at start"; }
 check "ubus call vpn-passthrough status" nsx router ubus call vpn-passthrough status
 pptp_server_start
 pptp_up lan1 || { router_dump; fail "PPTP tunnel did not come up after init start"; }
@@ -34,11 +36,13 @@ e=$(effective); log "pptp effective after reload: $e"
 [ "$e" = on ] || fail "pptp effective is '$e' after reload with pptp on"
 pptp_up lan2 || { router_dump; fail "PPTP tunnel did not come up after reload with pptp on"; }
 check "lan2 pings through its tunnel" nsx lan2 ping -c 2 -i 0.3 -W 3 -I ppp0 10.0.0.1
-n=$(nsx router cat /run/ubus-stub.events 2>/dev/null | grep -c 'vpn-passthrough.changed')
+n=$(grep -c 'vpn-passthrough.changed' "$VMT/listen.log")
 log "vpn-passthrough.changed events: $n"
 [ "$n" -ge 3 ] || fail "expected >= 3 vpn-passthrough.changed events (start + 2 reloads), saw $n"
 
 check "init script stop" nsx router $INIT stop
 if nsx router nft list table inet vpn_passthrough >/dev/null 2>&1; then fail "table still loaded after stop"; fi
 log "ok: table removed by stop"
-nsx router cat /run/procd-vpn-passthrough.log
+wait_until 10 pt_no_instance || fail "procd still runs the instance after stop"
+log "ok: procd dropped the instance"
+cat "$VMT/procd.log"
