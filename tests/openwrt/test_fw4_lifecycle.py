@@ -18,7 +18,7 @@ import os
 import pytest
 
 import kit
-from runtime_kit import Router
+from openwrt.runtime_kit import Router
 
 NETNS = os.environ.get("VPT_OWRT_NETNS") or "vpt-" + os.path.basename(kit.PREFIX.rstrip("/"))
 SETTINGS = """config globals 'globals'

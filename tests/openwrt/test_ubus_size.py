@@ -14,7 +14,7 @@ import time
 import pytest
 
 import kit
-from runtime_kit import Router
+from openwrt.runtime_kit import Router
 
 NETNS = os.environ.get("VPT_OWRT_NETNS") or "vpt-" + os.path.basename(kit.PREFIX.rstrip("/"))
 LIMIT = 64 * 1024
