@@ -103,7 +103,7 @@ def table_listing():
 
 
 def applied_listing():
-    """Our table's comment line (digest, policy, states) for ruleset.read_comment, or
+    """Our table's comment line (digest, policy, states) for tablecomment.read_comment, or
     None if the table is absent. Asked over netlink; only if the kernel cannot be
     asked that way, from nft (which fetches every set element)."""
     try:
