@@ -26,7 +26,6 @@ Every file's mtime is SOURCE_DATE_EPOCH when set.
 """
 
 import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -34,8 +33,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import mkipk  # noqa: E402
-from mkipk import SpecError  # noqa: E402
+from pkgspec import (PACKAGE_NAME, SpecError, collect, conffiles,  # noqa: E402
+                     epoch, main as spec_main, read_version)
 
 SCRIPT_MAP = (("postinst", "post-install"), ("prerm", "pre-deinstall"),
               ("postrm", "post-deinstall"))
@@ -58,7 +57,7 @@ def apk_depends(spec, fields):
 
 def version(spec, fields, src):
     upstream = fields.get("Version") or (
-        spec.get("version_from") and mkipk.read_version(os.path.join(src, spec["version_from"])))
+        spec.get("version_from") and read_version(os.path.join(src, spec["version_from"])))
     if not upstream:
         raise SpecError("no version: give --version or version_from")
     release = spec.get("apk", {}).get("release") or (
@@ -73,7 +72,7 @@ def _script(text, upgrade=False):
 
 def stage(spec, src, root, name, mtime):
     """Lay the files out under root, with OpenWrt's lib/apk/packages/<name>.* files."""
-    files = mkipk.collect(spec, src)
+    files = collect(spec, src)
     for dest, (path, mode) in sorted(files.items()):
         target = os.path.join(root, dest.lstrip("/"))
         os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -84,15 +83,12 @@ def stage(spec, src, root, name, mtime):
     listing = sorted(files)
     with open(os.path.join(meta, name + ".list"), "w") as f:
         f.write("".join(p + "\n" for p in listing))
-    conffiles = spec.get("conffiles", [])
-    for path in conffiles:
-        if path not in files:
-            raise SpecError("conffile " + path + " is not installed by the package")
-    if conffiles:
+    confs = conffiles(spec, files)
+    if confs:
         with open(os.path.join(meta, name + ".conffiles"), "w") as f:
-            f.write("".join(p + "\n" for p in conffiles))
+            f.write("".join(p + "\n" for p in confs))
         with open(os.path.join(meta, name + ".conffiles_static"), "w") as f:
-            for p in conffiles:
+            for p in confs:
                 with open(os.path.join(root, p.lstrip("/")), "rb") as c:
                     f.write("%s %s\n" % (p, hashlib.sha256(c.read()).hexdigest()))
     for dirpath, dirnames, filenames in os.walk(root):
@@ -106,11 +102,11 @@ def build(spec, src=".", out=".", overrides=None, apk=None, mtime=None):
     fields = dict(spec.get("control", {}))
     fields.update(overrides or {})
     name = fields.get("Package", "")
-    if not mkipk.PACKAGE_NAME.match(name):
+    if not PACKAGE_NAME.match(name):
         raise SpecError("package name " + repr(name) + " has characters apk refuses")
     ver = version(spec, fields, src)
     if mtime is None:
-        mtime = mkipk.epoch() or 0
+        mtime = epoch() or 0
     apk = apk or os.environ.get("APK") or shutil.which("apk")
     if not apk or not os.path.exists(apk):
         raise SpecError("apk-tools v3 not found: give --apk PATH or set APK "
@@ -162,39 +158,15 @@ def build(spec, src=".", out=".", overrides=None, apk=None, mtime=None):
         shutil.rmtree(work)
 
 
-DEFAULT_SPEC = mkipk.DEFAULT_SPEC
+def _apk(value, opts):
+    opts["apk"] = value
 
 
 def main(argv=None):
-    argv = list(sys.argv[1:] if argv is None else argv)
-    src, out, overrides, spec_path, apk = ".", ".", {}, None, None
-    while argv:
-        arg = argv.pop(0)
-        if arg in ("--src", "--out", "--version", "--apk") and argv:
-            value = argv.pop(0)
-            if arg == "--src":
-                src = value
-            elif arg == "--out":
-                out = value
-            elif arg == "--apk":
-                apk = value
-            else:
-                overrides["Version"] = value
-        elif spec_path is None and not arg.startswith("-"):
-            spec_path = arg
-        else:
-            sys.stderr.write(__doc__.split("\n\n")[1] + "\n")
-            return 2
-    if spec_path is None:
-        spec_path = os.path.join(src, DEFAULT_SPEC)
-    try:
-        with open(spec_path) as f:
-            spec = json.load(f)
-        print(build(spec, src, out, overrides, apk))
-    except (OSError, ValueError, SpecError) as e:
-        sys.stderr.write("mkapk: " + str(e) + "\n")
-        return 1
-    return 0
+    return spec_main("mkapk", __doc__.split("\n\n")[1],
+                     sys.argv[1:] if argv is None else argv, {"--apk": _apk},
+                     lambda spec, src, out, opts: build(spec, src, out, opts["overrides"],
+                                                        opts.get("apk")))
 
 
 if __name__ == "__main__":

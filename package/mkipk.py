@@ -41,86 +41,24 @@ left out: opkg crashes on an empty "Depends:" line. Installed-Size is the size o
 the uncompressed data.tar, as ipkg-build computes it.
 """
 
-import glob
 import gzip
 import importlib.util
 import io
-import json
 import os
 import py_compile
-import re
 import sys
 import tarfile
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pkgspec import (PACKAGE_NAME, SpecError, collect,  # noqa: E402
+                     conffiles as spec_conffiles, epoch, main as spec_main,
+                     read_version)
 
 FIELD_ORDER = ("Package", "Version", "Depends", "Provides", "Conflicts", "Source",
                "SourceName", "License", "LicenseFiles", "Section", "URL", "Maintainer",
                "Architecture", "Installed-Size", "Description")
 SCRIPTS = ("preinst", "postinst", "prerm", "postrm")
-PACKAGE_NAME = re.compile(r"^[A-Za-z0-9_.+-]+$")      # what ipkg-build accepts
-
-
-class SpecError(Exception):
-    pass
-
-
-def epoch():
-    value = os.environ.get("SOURCE_DATE_EPOCH", "")
-    if not value:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise SpecError("SOURCE_DATE_EPOCH must be an integer, not " + repr(value))
-
-
-def read_version(path):
-    with open(path) as f:
-        m = re.search(r'^VERSION\s*=\s*["\']([^"\']+)["\']', f.read(), re.M)
-    if not m:
-        raise SpecError(path + ": no VERSION = \"...\" line")
-    return m.group(1)
-
-
-def collect(spec, src):
-    """{install path: (source path, mode)} from the spec's "files" list."""
-    out = {}
-    for entry in spec.get("files", []):
-        if len(entry) != 3:
-            raise SpecError("files entry must be [source, install path, mode]: " + repr(entry))
-        source, dest, mode = entry
-        mode = int(mode, 8)
-        if not dest.startswith("/"):
-            raise SpecError("install path must be absolute: " + dest)
-        full = os.path.join(src, source)
-        if source.endswith("/"):
-            if not os.path.isdir(full):
-                raise SpecError("no directory " + full)
-            for dirpath, dirnames, filenames in os.walk(full):
-                dirnames[:] = sorted(d for d in dirnames if not _ignored(d))
-                for name in sorted(filenames):
-                    if _ignored(name):
-                        continue
-                    path = os.path.join(dirpath, name)
-                    rel = os.path.relpath(path, full).replace(os.sep, "/")
-                    out[dest.rstrip("/") + "/" + rel] = (path, mode)
-        elif any(c in source for c in "*?["):
-            matches = sorted(p for p in glob.glob(full) if os.path.isfile(p))
-            if not matches:
-                raise SpecError("nothing matches " + full)
-            if not dest.endswith("/"):
-                raise SpecError("a glob installs into a directory (end it with /): " + dest)
-            for path in matches:
-                out[dest + os.path.basename(path)] = (path, mode)
-        else:
-            if not os.path.isfile(full):
-                raise SpecError("no file " + full)
-            out[dest + os.path.basename(full) if dest.endswith("/") else dest] = (full, mode)
-    if not out:
-        raise SpecError("the package installs no files")
-    return out
-
-
 def compile_bytecode(files, spec):
     """{install path: (source, mode)} plus one checked-hash .pyc per .py under
     spec["under"], compiled by this interpreter (which must be spec["python"])."""
@@ -152,10 +90,6 @@ def compile_bytecode(files, spec):
 def _rmtree_empty(top):
     for dirpath, _, _ in sorted(os.walk(top), reverse=True):
         os.rmdir(dirpath)
-
-
-def _ignored(name):
-    return name in ("__pycache__", ".git") or name.endswith((".pyc", ".pyo", "~"))
 
 
 def _info(name, mtime, mode, size=0, kind=tarfile.REGTYPE):
@@ -252,10 +186,7 @@ def build(spec, src=".", out=".", overrides=None, mtime=None):
     fields["Installed-Size"] = str(len(data_tar))
 
     control = {"./": (None, 0o755), "./control": (control_text(fields).encode(), 0o644)}
-    conffiles = spec.get("conffiles", [])
-    for path in conffiles:
-        if path not in files:
-            raise SpecError("conffile " + path + " is not installed by the package")
+    conffiles = spec_conffiles(spec, files)
     if conffiles:
         control["./conffiles"] = (("\n".join(sorted(conffiles)) + "\n").encode(), 0o644)
     for name, path in sorted(spec.get("scripts", {}).items()):
@@ -284,43 +215,18 @@ def build(spec, src=".", out=".", overrides=None, mtime=None):
     return path
 
 
-DEFAULT_SPEC = os.path.join("package", "vpn-passthrough", "ipk.json")
+def _set(value, opts):
+    name, sep, v = value.partition("=")
+    if not sep:
+        sys.stderr.write("mkipk: --set expects Field=value\n")
+        return False
+    opts["overrides"][name] = v
 
 
 def main(argv=None):
-    argv = list(sys.argv[1:] if argv is None else argv)
-    src, out, overrides, spec_path = ".", ".", {}, None
-    while argv:
-        arg = argv.pop(0)
-        if arg in ("--src", "--out", "--set", "--version") and argv:
-            value = argv.pop(0)
-            if arg == "--src":
-                src = value
-            elif arg == "--out":
-                out = value
-            elif arg == "--version":
-                overrides["Version"] = value
-            else:
-                name, sep, v = value.partition("=")
-                if not sep:
-                    sys.stderr.write("mkipk: --set expects Field=value\n")
-                    return 2
-                overrides[name] = v
-        elif spec_path is None and not arg.startswith("-"):
-            spec_path = arg
-        else:
-            sys.stderr.write(__doc__.split("\n\n")[1] + "\n")
-            return 2
-    if spec_path is None:
-        spec_path = os.path.join(src, DEFAULT_SPEC)
-    try:
-        with open(spec_path) as f:
-            spec = json.load(f)
-        print(build(spec, src, out, overrides))
-    except (OSError, ValueError, SpecError) as e:
-        sys.stderr.write("mkipk: " + str(e) + "\n")
-        return 1
-    return 0
+    return spec_main("mkipk", __doc__.split("\n\n")[1],
+                     sys.argv[1:] if argv is None else argv, {"--set": _set},
+                     lambda spec, src, out, opts: build(spec, src, out, opts["overrides"]))
 
 
 if __name__ == "__main__":

@@ -38,6 +38,25 @@ def netns():
         subprocess.run(["ip", "netns", "del", name])
 
 
+@pytest.fixture(scope="module")
+def ubusd():
+    """A real ubusd of the kit's own, for one test module."""
+    import realubus
+    daemon = realubus.Ubusd()
+    yield daemon
+    daemon.stop()
+
+
+def all_protocols_on(lan, wan):
+    """Settings text: the service enabled, log off, IPv6 on, every protocol on, between
+    LAN device LAN and WAN device WAN."""
+    return ("config globals 'globals'\n\toption enabled '1'\n\toption log '0'\n"
+            "\toption ipv6 '1'\n\tlist lan_device '%s'\n\tlist wan_device '%s'\n"
+            % (lan, wan)
+            + "".join("\nconfig protocol '%s'\n\toption enabled '1'\n" % p
+                      for p in ("pptp", "l2tp", "ipsec")))
+
+
 def in_ns(ns, argv, stdin=None):
     return subprocess.run(["ip", "netns", "exec", ns] + argv, input=stdin,
                           capture_output=True, text=True)

@@ -58,6 +58,16 @@ def send(lab, cases, src="lan1", count=3):
             lab.send_and_listen(cases, src=src, count=count, timeout=1.5)]
 
 
+def answered(lab, port, duration):
+    """A UDP flow lan1:PORT -> server:PORT for DURATION seconds that the server echoes."""
+    echo = lab.peer("wan", "probe", ["flow-listen", "--proto", "udp", "--port", port,
+                                     "--timeout", 6, "--echo"], ready=True)
+    flow = lab.peer("lan1", "probe", ["flow-send", "--proto", "udp", "--dst", lab.server_v4,
+                                      "--port", port, "--sport", port, "--duration", duration])
+    assert lab.result(flow)["replies"] > 0
+    lab.stop(echo)
+
+
 def test_blocked_here_by_the_switch_names_the_counter_that_rose(lab, tmp_path):
     path = config(tmp_path, l2tp=0)
     apply(lab, path)
@@ -211,12 +221,7 @@ def test_ipsec_esp_without_nat_t_through_nat(lab, tmp_path):
 def test_ipsec_nat_t_in_use_and_fine(lab, tmp_path):
     path = config(tmp_path)
     apply(lab, path)
-    echo = lab.peer("wan", "probe", ["flow-listen", "--proto", "udp", "--port", 4500,
-                                     "--timeout", 6, "--echo"], ready=True)
-    flow = lab.peer("lan1", "probe", ["flow-send", "--proto", "udp", "--dst", lab.server_v4,
-                                      "--port", 4500, "--sport", 4500, "--duration", 1.5])
-    assert lab.result(flow)["replies"] > 0
-    lab.stop(echo)
+    answered(lab, 4500, 1.5)
     report = diagnose(lab, path, lab.lan1_v4)
     v = only(report, "ipsec")
     assert v["verdict"] == "natt_ok" and v["fix"] == "", report
@@ -249,12 +254,7 @@ def test_accounting_off_and_flow_offloading_limit_the_view(lab, tmp_path):
 def test_nothing_wrong_found_with_what_was_seen(lab, tmp_path):
     path = config(tmp_path, pptp=0)
     apply(lab, path)
-    echo = lab.peer("wan", "probe", ["flow-listen", "--proto", "udp", "--port", 1701,
-                                     "--timeout", 6, "--echo"], ready=True)
-    flow = lab.peer("lan1", "probe", ["flow-send", "--proto", "udp", "--dst", lab.server_v4,
-                                      "--port", 1701, "--sport", 1701, "--duration", 1.0])
-    assert lab.result(flow)["replies"] > 0
-    lab.stop(echo)
+    answered(lab, 1701, 1.0)
     report = diagnose(lab, path, lab.lan1_v4)
     v = only(report, "l2tp")
     assert v["verdict"] == "ok" and v["severity"] == "ok", report

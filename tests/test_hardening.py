@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 
 from conftest import in_ns
 from lab import lab_fixture  # noqa: F401
-from vpn_passthrough import plan, ruleset, settings, uci
+from vpn_passthrough import plan, ruleset, settings, uci, tablecomment
 from vpn_passthrough.settings import SettingsError
 
 HOSTILE = ["lan; flush ruleset", "br-lan\"; drop", "$(reboot)", "`id`", "a\\b", "eth0\n",
@@ -197,7 +197,7 @@ def test_two_applies_at_once_leave_one_whole_ruleset(lab, tmp_path, fresh):
     digests = set()
     for p in (a, b):
         text = lab.vpn(["render"], p)[1]
-        digests.add(ruleset.read_comment(text)[0])
+        digests.add(tablecomment.read_comment(text)[0])
     for round_ in range(4):
         results = [None, None]
 
@@ -211,7 +211,7 @@ def test_two_applies_at_once_leave_one_whole_ruleset(lab, tmp_path, fresh):
             t.join()
         assert [r[0] for r in results] == [0, 0], results
         text = live(lab)
-        assert ruleset.read_comment(text)[0] in digests
+        assert tablecomment.read_comment(text)[0] in digests
         assert text.count("table inet vpn_passthrough") == 1
 
 

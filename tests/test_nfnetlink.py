@@ -38,11 +38,11 @@ def test_table_comment_matches_nft(netns):
 FALLBACK = """
 import sys
 sys.path.insert(0, %r)
-from vpn_passthrough import kernel, nfnetlink, ruleset
+from vpn_passthrough import kernel, nfnetlink, tablecomment
 def refused(*a, **k):
     raise OSError(1, "netlink refused (test)")
 nfnetlink.table_comment = refused
-print(ruleset.read_comment(kernel.applied_listing() or "")[0])
+print(tablecomment.read_comment(kernel.applied_listing() or "")[0])
 """ % SRC
 
 

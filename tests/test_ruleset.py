@@ -5,7 +5,7 @@ import os
 import pytest
 
 from conftest import in_ns
-from vpn_passthrough import netaddr, plan, ruleset, settings
+from vpn_passthrough import netaddr, plan, ruleset, settings, tablecomment
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -102,21 +102,21 @@ def test_the_hook_chain_holds_only_cheap_protocol_and_port_tests():
 
 def test_digest_follows_content_and_is_read_back():
     a, b = ruleset.render(build("")), ruleset.render(build("config protocol l2tp\n option enabled 0\n"))
-    da, states = ruleset.read_comment(a)
-    assert da and da != ruleset.read_comment(b)[0]
+    da, states = tablecomment.read_comment(a)
+    assert da and da != tablecomment.read_comment(b)[0]
     assert states == {"pptp": "on", "l2tp": "on", "ipsec": "on"}
-    assert ruleset.read_comment(ruleset.render(build("")))[0] == da
+    assert tablecomment.read_comment(ruleset.render(build("")))[0] == da
 
 
 def test_policy_digest_ignores_logging_only():
     quiet = ruleset.render(build(MIXED.replace("option log '1'", "option log '0'")))
     loud = ruleset.render(build(MIXED))
     other = ruleset.render(build(MIXED.replace("192.168.1.23", "192.168.1.24")))
-    assert ruleset.read_comment(quiet)[0] != ruleset.read_comment(loud)[0]
-    assert ruleset.read_policy(quiet) == ruleset.read_policy(loud)
-    assert ruleset.read_policy(other) not in (None, ruleset.read_policy(loud))
-    assert ruleset.read_policy("") is None
-    assert "policy" not in ruleset.read_comment(loud)[1]
+    assert tablecomment.read_comment(quiet)[0] != tablecomment.read_comment(loud)[0]
+    assert tablecomment.read_policy(quiet) == tablecomment.read_policy(loud)
+    assert tablecomment.read_policy(other) not in (None, tablecomment.read_policy(loud))
+    assert tablecomment.read_policy("") is None
+    assert "policy" not in tablecomment.read_comment(loud)[1]
 
 
 def test_blocks_mirrors_rule_order():

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from conftest import in_ns
-from vpn_passthrough import counts, plan, ruleset, settings, uci, zones
+from vpn_passthrough import counts, plan, ruleset, settings, uci, zones, tablecomment, fw4include
 from vpn_passthrough.settings import SettingsError
 
 FIREWALL = """
@@ -96,8 +96,8 @@ def test_counts_are_carried_into_the_new_table_and_read_back(netns):
     plain = ruleset.render(p)
     text = ruleset.render(p, carried=carried(), since=1700000000)
     # the counts are not part of the digest: an unchanged apply is still recognised
-    assert ruleset.read_comment(text)[0] == ruleset.read_comment(plain)[0]
-    assert ruleset.read_since(text) == 1700000000 and ruleset.read_since(plain) == 0
+    assert tablecomment.read_comment(text)[0] == tablecomment.read_comment(plain)[0]
+    assert tablecomment.read_since(text) == 1700000000 and tablecomment.read_since(plain) == 0
     r = in_ns(netns, ["nft", "-f", "-"], stdin=text)
     assert r.returncode == 0, r.stderr
     back = counts.read(listing(netns))
@@ -113,7 +113,7 @@ def test_counts_are_carried_into_the_new_table_and_read_back(netns):
 
 def test_the_include_never_resets_a_live_table_and_recreates_a_missing_one(netns):
     text = ruleset.render(build(), carried=carried(), since=1700000000)
-    include = ruleset.render_include(text)
+    include = fw4include.render(text)
     assert "delete table" not in include
     assert in_ns(netns, ["nft", "-f", "-"], stdin=text).returncode == 0
     before = in_ns(netns, ["nft", "-s", "list", "ruleset"]).stdout      # rules, no counts
@@ -133,7 +133,7 @@ def test_the_include_never_resets_a_live_table_and_recreates_a_missing_one(netns
     assert r.returncode == 0, r.stderr
     again = counts.read(listing(netns))
     assert again.named["l2tp_blocked"] == (7, 420)
-    assert ruleset.read_comment(in_ns(netns, ["nft", "list", "table", "inet",
+    assert tablecomment.read_comment(in_ns(netns, ["nft", "list", "table", "inet",
                                               "vpn_passthrough"]).stdout)[1]["l2tp"] == "off"
 
 

@@ -17,28 +17,13 @@ import time
 import pytest
 
 import realubus
-from conftest import in_ns
+from conftest import all_protocols_on, in_ns
 from vpn_passthrough import nfnetlink, platform, ubus_api, uci
 from vpn_passthrough.service import Service
 
 SESSION = {"ubus_rpc_session": "0123456789abcdef0123456789abcdef"}
 
-CONFIG = """config globals 'globals'
-\toption enabled '1'
-\toption log '0'
-\toption ipv6 '1'
-\tlist lan_device 'br-lan'
-\tlist wan_device 'wan0'
-
-config protocol 'pptp'
-\toption enabled '1'
-
-config protocol 'l2tp'
-\toption enabled '1'
-
-config protocol 'ipsec'
-\toption enabled '1'
-"""
+CONFIG = all_protocols_on("br-lan", "wan0")
 
 
 @pytest.fixture
@@ -46,13 +31,6 @@ def config(tmp_path):
     path = tmp_path / "vpn-passthrough"
     path.write_text(CONFIG)
     return str(path)
-
-
-@pytest.fixture(scope="module")
-def ubusd():
-    daemon = realubus.Ubusd()
-    yield daemon
-    daemon.stop()
 
 
 @pytest.fixture
@@ -97,6 +75,16 @@ def call(ubusd, bus, obj, method, args=None, luci=False):
         args.update(SESSION)
         obj = ubus_api.LUCI_OBJECT
     return ubusd.invoke(bus, obj, method, args)
+
+
+def heard(ubusd, bus, method, luci=False):
+    """(reply, events announced meanwhile) of one call of METHOD on the service."""
+    listener = ubusd.listen(ubus_api.EVENT)
+    try:
+        reply = one_reply(call(ubusd, bus, ubus_api.OBJECT, method, luci=luci))
+    finally:
+        events = listener.events()
+    return reply, events
 
 
 def one_reply(status_and_reply):
@@ -165,11 +153,7 @@ def test_reload_applies_replies_status_and_sends_event(ubusd, connected, config,
                                                       luci):
     bus = connected
     api_for(bus, config)
-    listener = ubusd.listen(ubus_api.EVENT)
-    try:
-        reply = one_reply(call(ubusd, bus, ubus_api.OBJECT, "reload", luci=luci))
-    finally:
-        events = listener.events()
+    reply, events = heard(ubusd, bus, "reload", luci=luci)
     assert reply["ok"] is True
     st = reply["status"]
     assert st["applied"] is True and st["enabled"] is True
@@ -224,11 +208,7 @@ def test_invalid_settings_answer_with_the_field(ubusd, connected, tmp_path, in_n
     path = tmp_path / "vpn-passthrough"
     path.write_text(CONFIG.replace("option log '0'", "option log 'sometimes'"))
     api_for(bus, str(path))
-    listener = ubusd.listen(ubus_api.EVENT)
-    try:
-        reply = one_reply(call(ubusd, bus, ubus_api.OBJECT, "reload"))
-    finally:
-        events = listener.events()
+    reply, events = heard(ubusd, bus, "reload")
     assert reply["ok"] is False
     assert reply["field"] == "vpn-passthrough.globals.log"
     st = one_reply(call(ubusd, bus, ubus_api.OBJECT, "status", luci=True))
@@ -303,11 +283,7 @@ def test_reset_counters_zeroes_and_announces(ubusd, connected, config, in_netns)
     assert one_reply(call(ubusd, bus, ubus_api.OBJECT, "reload"))["ok"] is True
     before = one_reply(call(ubusd, bus, ubus_api.OBJECT, "status"))["counters_since"]
     time.sleep(1.1)
-    listener = ubusd.listen(ubus_api.EVENT)
-    try:
-        reply = one_reply(call(ubusd, bus, ubus_api.OBJECT, "reset_counters", luci=True))
-    finally:
-        events = listener.events()
+    reply, events = heard(ubusd, bus, "reset_counters", luci=True)
     assert reply["ok"] is True
     assert reply["status"]["counters_since"] > before
     assert [e["counters_since"] for e in events] == [reply["status"]["counters_since"]]

@@ -26,13 +26,6 @@ def _double():
     return module
 
 
-@pytest.fixture(scope="module")
-def ubusd():
-    daemon = realubus.Ubusd()
-    yield daemon
-    daemon.stop()
-
-
 @pytest.fixture
 def both(ubusd):
     real, double = realubus.binding(), _double()

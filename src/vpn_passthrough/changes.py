@@ -15,12 +15,14 @@ import time
 
 from . import counts
 from . import flows
+from . import fw4include
 from . import kernel
 from . import netaddr
 from . import plan as planner
 from . import platform
 from . import ruleset
 from . import settings as schema
+from . import tablecomment
 from . import uci
 from .settings import SettingsError, PROTOCOLS
 
@@ -72,12 +74,12 @@ def _apply(svc, reset):
     p = svc.plan(probe=False, s=s)
     text = ruleset.render(p, svc.config_path)
     listing = kernel.applied_listing() or ""
-    live_digest, states = ruleset.read_comment(listing)
+    live_digest, states = tablecomment.read_comment(listing)
     if not reset and live_digest is not None:
         if "degraded" in states.values():   # live without a helper: compare like with like
             p = svc.plan(s=s)
             text = ruleset.render(p, svc.config_path)
-        if live_digest == ruleset.read_comment(text)[0]:
+        if live_digest == tablecomment.read_comment(text)[0]:
             # e.g. the table of an older version, or a link someone removed
             if not kernel.include_present() or kernel.include_linked() is False:
                 _include(_live_text(svc, p, listing))
@@ -85,7 +87,7 @@ def _apply(svc, reset):
     carried, since = None, int(time.time())
     if live_digest is not None and not reset:
         carried = counts.read(kernel.table_json())
-        since = ruleset.read_since(listing) or since
+        since = tablecomment.read_since(listing) or since
     text = ruleset.render(p, svc.config_path, carried, since)
     try:
         kernel.nft_apply(text)
@@ -101,7 +103,7 @@ def _apply(svc, reset):
     _include(text)
     # Flows to cut exist only if the table was absent or its policy was another:
     # under an unchanged policy a blocked flow never got past its first packet.
-    policy_changed = ruleset.read_policy(listing) != ruleset.read_policy(text)
+    policy_changed = tablecomment.read_policy(listing) != tablecomment.read_policy(text)
     flushed = cut_blocked(p) if policy_changed and planner.blocks_any(p) else 0
     return {"changed": True, "flushed": flushed, "errors": helper_errors(p)}
 
@@ -110,7 +112,7 @@ def _include(text):
     """fw4's include of the table just loaded; a failure to write it does not undo the
     apply (the rules are live): `check` reports it (fw4_include_missing)."""
     try:
-        kernel.install_include(ruleset.render_include(text))
+        kernel.install_include(fw4include.render(text))
     except OSError:
         pass
 
@@ -118,7 +120,7 @@ def _include(text):
 def _live_text(svc, p, listing):
     """The live table's text with its current counts, for an include that is missing."""
     return ruleset.render(p, svc.config_path, counts.read(kernel.table_json()),
-                          ruleset.read_since(listing))
+                          tablecomment.read_since(listing))
 
 
 def reset_counters(svc):

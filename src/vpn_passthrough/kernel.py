@@ -103,7 +103,7 @@ def table_listing():
 
 
 def applied_listing():
-    """Our table's comment line (digest, policy, states) for ruleset.read_comment, or
+    """Our table's comment line (digest, policy, states) for tablecomment.read_comment, or
     None if the table is absent. Asked over netlink; only if the kernel cannot be
     asked that way, from nft (which fetches every set element)."""
     try:
@@ -121,22 +121,19 @@ def fw4_listing():
 
 def table_json(terse=False):
     """Our table as nft's JSON items (terse: without set elements), or None."""
-    r = platform.run(["nft"] + (["-t"] if terse else []) + ["-j", "list", "table", FAMILY, TABLE])
-    if not r.ok():
-        return None
-    import json                 # only status needs it: keeps apply's start-up lean
-    try:
-        return json.loads(r.out).get("nftables", [])
-    except ValueError:
-        return None
+    return _nft_json(["-t"] if terse else [], ["list", "table", FAMILY, TABLE])
 
 
 def ruleset_json():
     """Every table's objects from `nft -j list ruleset` (a list), or None. Read only."""
-    r = platform.run(["nft", "-j", "list", "ruleset"])
+    return _nft_json([], ["list", "ruleset"])
+
+
+def _nft_json(flags, command):
+    r = platform.run(["nft"] + flags + ["-j"] + command)
     if not r.ok():
         return None
-    import json
+    import json                 # only status needs it: keeps apply's start-up lean
     try:
         return json.loads(r.out).get("nftables", [])
     except ValueError:

@@ -11,7 +11,7 @@ from . import counts
 from . import flows
 from . import kernel
 from . import plan as planner
-from . import ruleset
+from . import tablecomment
 from .changes import helper_error
 from .settings import SettingsError, PROTOCOLS
 
@@ -52,8 +52,8 @@ def status(svc):
         out["errors"].append(str(e))
     listing = kernel.applied_listing()
     out["applied"] = listing is not None
-    out["counters_since"] = ruleset.read_since(listing or "")
-    _, states = ruleset.read_comment(listing or "")
+    out["counters_since"] = tablecomment.read_since(listing or "")
+    _, states = tablecomment.read_comment(listing or "")
     live = counts.read(kernel.table_json(terse=True) if listing is not None else None)
     for name in PROTOCOLS:
         entry = {"configured": s.protocols[name] if s else None,

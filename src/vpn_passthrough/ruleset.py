@@ -2,11 +2,13 @@
 
 The text replaces `table inet vpn_passthrough` in one transaction (the
 "create, delete, create" idiom works whether or not the table exists) and
-touches no other table. The table comment carries a digest of the rules so
-an unchanged apply can be recognised without keeping state files.
+touches no other table. The table comment (tablecomment.py) carries a digest of
+the rules so an unchanged apply can be recognised without keeping state files;
+fw4include.py turns this text into fw4's include.
 """
 
 from .plan import TABLE, FAMILY, TRAFFIC, KINDS, HELPERS
+from . import tablecomment
 
 # Filter priority -5: after conntrack and NAT prerouting, just before fw4's
 # forward chain (priority filter), so our counters see what fw4 would drop too.
@@ -20,40 +22,6 @@ LOG_LINE = "\t\t" + LOG_RATE + " log "
 
 SET_TYPE = {"mac": "ether_addr", "ipv4": "ipv4_addr", "ipv6": "ipv6_addr"}
 MATCH = {"mac": "ether saddr", "ipv4": "ip saddr", "ipv6": "ip6 saddr"}
-
-
-def _sha256():
-    """A SHA-256 object at C speed: CPython's built-in module (3.12+: _sha2, 3.11: _sha256;
-    not hashlib, which loads OpenSSL), else MicroPython's hashlib; None on a port
-    without it."""
-    for name in ("_sha2", "_sha256", "hashlib"):
-        try:
-            return __import__(name).sha256()
-        except (ImportError, AttributeError):
-            pass
-    return None
-
-
-def digest(text):
-    """64 bits of SHA-256 (the same on CPython and MicroPython); FNV-1a only where no
-    SHA-256 exists (a byte-wise loop in Python is slow)."""
-    return _digest_pieces([text])
-
-
-def _digest_pieces(pieces):
-    """digest("".join(pieces)), without the join: megabytes of set elements are hashed
-    piece by piece rather than copied."""
-    h = _sha256()
-    if h is not None:
-        for piece in pieces:
-            h.update(piece.encode())
-        import binascii
-        return binascii.hexlify(h.digest()[:8]).decode()
-    h = 0xcbf29ce484222325
-    for piece in pieces:
-        for b in piece.encode():
-            h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
-    return "%016x" % h
 
 
 def _quoted(names):
@@ -234,11 +202,11 @@ def digests(plan, lines):
         if len(line) > SHARED_MIN:   # set elements: the same text object for each protocol
             key = id(line)
             if key not in shared:
-                shared[key] = "elements " + _digest_pieces([line])
+                shared[key] = "elements " + tablecomment.digest_pieces([line])
             line = shared[key]
         pieces.append(line)
-    policy = _digest_pieces(pieces)
-    return (digest(policy + " log") if plan.log else policy), policy
+    policy = tablecomment.digest_pieces(pieces)
+    return (tablecomment.digest(policy + " log") if plan.log else policy), policy
 
 
 def render(plan, source="/etc/config/vpn-passthrough", carried=None, since=0):
@@ -255,8 +223,7 @@ def render(plan, source="/etc/config/vpn-passthrough", carried=None, since=0):
             "table " + FAMILY + " " + TABLE,
             "delete table " + FAMILY + " " + TABLE,
             "table " + FAMILY + " " + TABLE + " {",
-            '\tcomment "vpn-passthrough ' + full + " policy=" + policy + " since="
-            + str(int(since)) + " " + summary(plan) + '"']
+            "\t" + tablecomment.line(full, policy, since, summary(plan))]
     return "\n".join(head + lines + ["}", ""])
 
 
@@ -292,78 +259,7 @@ def with_counts(plan, lines, marks, carried):
     return lines
 
 
-def render_include(text):
-    """The table for fw4's ruleset-post include, from render()'s text: loaded by every
-    fw4 start, restart and reload, in fw4's own transaction. It must never replace a
-    live table (that would reset its counts at each fw4 reload): everything is
-    declared with `add` semantics (an existing table, set, element, counter or helper
-    is kept as it is, counts included), then each chain is flushed and refilled, so
-    the rules are those of the last apply, once. After `fw4 flush` (firewall stop) the
-    table is created afresh, with the counts as they were at the last apply."""
-    declare, rules, chains = [], [], []
-    chain = None
-    # the table block's lines: past the shebang, source, `table`, `delete`, `table {`
-    for line in text.split("\n")[5:-2]:
-        if line.startswith("\tchain "):
-            chain = line[len("\tchain "):-2]
-            chains.append(chain)
-            declare.append(line)
-            rules.append(line)
-        elif chain is not None and line == "\t}":
-            declare.append(line)
-            rules.append(line)
-            chain = None
-        elif chain is not None and line.startswith("\t\ttype filter hook"):
-            declare.append(line)
-        elif chain is not None:
-            rules.append(line)
-        else:
-            declare.append(line)
-    head = ["# vpn-passthrough: fw4 ruleset-post include, written at each apply; do not edit",
-            "table " + FAMILY + " " + TABLE + " {"]
-    flushes = ["flush chain " + FAMILY + " " + TABLE + " " + c for c in chains]
-    return "\n".join(head + declare + ["}"] + flushes
-                     + ["table " + FAMILY + " " + TABLE + " {"] + rules + ["}", ""])
-
-
 def render_delete():
     """Remove our table whether or not it exists, in one transaction."""
     return ("table " + FAMILY + " " + TABLE + "\n"
             "delete table " + FAMILY + " " + TABLE + "\n")
-
-
-def _comment_words(listing):
-    # within the first lines: slicing first spares splitting megabytes of set elements
-    for line in listing[:8192].split("\n")[:10]:
-        line = line.strip()
-        if line.startswith('comment "vpn-passthrough '):
-            return line[len('comment "'):-1].split()
-    return []
-
-
-def read_comment(listing):
-    """(digest, {protocol: effective}) from `nft list table` output (or its comment line)."""
-    words = _comment_words(listing)
-    states = {}
-    for w in words[2:]:
-        if "=" in w:
-            k, v = w.split("=", 1)
-            if k not in ("policy", "since"):
-                states[k] = v
-    return (words[1] if len(words) > 1 else None), states
-
-
-def read_policy(listing):
-    """The policy digest (the digest without the log rules), or None."""
-    for w in _comment_words(listing)[2:]:
-        if w.startswith("policy="):
-            return w[len("policy="):]
-    return None
-
-
-def read_since(listing):
-    """When the counters last started from zero (seconds since the epoch), or 0."""
-    for w in _comment_words(listing)[2:]:
-        if w.startswith("since=") and w[len("since="):].isdigit():
-            return int(w[len("since="):])
-    return 0

@@ -24,6 +24,7 @@ except ImportError:
     sys.path.insert(0, "src")   # run from the repository root
 
 from vpn_passthrough import uci, netaddr, settings, zones, plan, ruleset, flows
+from vpn_passthrough import tablecomment
 
 DEFAULT_CONFIG = "files/etc/config/vpn-passthrough"
 
@@ -288,7 +289,7 @@ def check_configs():
         p2 = plan.build(s, ["br-lan"], ["wan0"], {})
         out("without helper: " + ruleset.summary(p2) + " helpers=" + show(
             [x.name for x in p2.helpers()]))
-        digest, states = ruleset.read_comment(text_out)
+        digest, states = tablecomment.read_comment(text_out)
         out("read_comment: " + show(digest) + " " + show(states))
         if digest != ruleset.digests(p, ruleset._body(p))[0]:
             mismatch("digest", "the digest of the body", show(digest))
@@ -569,7 +570,7 @@ config client 'boss'
     out("render_delete " + show(ruleset.render_delete()))
     for t in ("", "a", "vpn-passthrough", "\u00e9t\u00e9 \u2713"):
         counts["cases"] += 1
-        out("digest " + show(t) + " " + ruleset.digest(t))
+        out("digest " + show(t) + " " + tablecomment.digest(t))
 
 
 # ---------------------------------------------------------------- flows

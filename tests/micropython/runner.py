@@ -26,7 +26,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 # VPT_PACKAGE_DIR: try another copy of the package (e.g. a patched one under /tmp)
 PACKAGE = os.environ.get("VPT_PACKAGE_DIR") or os.path.join(ROOT, "src", "vpn_passthrough")
-PURE = ("uci", "netaddr", "settings", "zones", "plan", "ruleset", "flows")
+PURE = ("uci", "netaddr", "settings", "zones", "plan", "ruleset", "tablecomment",
+        "fw4include", "flows")
 DATA = ("files/etc/config/vpn-passthrough",)
 WASM_PACKAGE = "@micropython/micropython-webassembly-pyscript"
 UNIX_BIN = os.path.join(HERE, ".venv", "bin", "micropython")

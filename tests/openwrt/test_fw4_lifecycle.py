@@ -13,14 +13,12 @@ netifd is not in the kit and not needed here: the zones' devices come from
 /etc/config/network (the service's fallback where netifd is not running).
 """
 
-import os
-
 import pytest
 
-import kit
-from openwrt.runtime_kit import Router
+from openwrt import traffic
+from openwrt.router import serving
+from openwrt.uci_configs import ZONES_FIREWALL, ZONES_NETWORK
 
-NETNS = os.environ.get("VPT_OWRT_NETNS") or "vpt-" + os.path.basename(kit.PREFIX.rstrip("/"))
 SETTINGS = """config globals 'globals'
 \toption enabled '1'
 \tlist lan_zone 'lan'
@@ -38,34 +36,31 @@ config protocol 'ipsec'
 
 
 @pytest.fixture(scope="module")
-def router():
-    kit.prefix()
-    r = Router(NETNS)
-    r.settings(SETTINGS)
-    r.build()
-    try:
-        yield r
-    finally:
-        r.service("stop")
-        r.close()
+def router(ipks):
+    with serving(ipks, SETTINGS, ZONES_NETWORK, ZONES_FIREWALL.format(wan_extra=""),
+                 before=lambda r: r.firewall_init()) as r:
+        try:
+            yield r
+        finally:
+            r.service("stop")
 
 
 def blocks_and_assigns(router):
     """The l2tp switch (off) drops a real datagram and counts it; ipsec (on) passes;
     the pptp helper is assigned to a real connection."""
     before = router.counter("l2tp_blocked")
-    assert router.udp(1701) == 0
+    assert traffic.udp(router, 1701) == 0
     assert router.counter("l2tp_blocked") == before + 3
-    assert router.udp(4500) == 3
-    assert router.pptp_helper_assigned()
+    assert traffic.udp(router, 4500) == 3
+    assert traffic.pptp_helper_assigned(router)
 
 
 def test_table_comes_back_with_every_fw4_start_restart_and_reload(router):
     router.firewall("start")
-    fw4 = router.nft("-s", "list", "table", "inet", "fw4")     # rules, not counts
+    fw4 = router.nft("-s", "list", "table", "inet", "fw4").stdout     # rules, not counts
     router.service("start")
     router.wait_object("vpn-passthrough")
-    router.wait(router.table)
+    router.wait_for("the table", router.table, timeout=30)
     link = router.exec(["readlink", "/usr/share/nftables.d/ruleset-post/vpn-passthrough.nft"])
     assert link.stdout.strip() == "/var/run/vpn-passthrough/fw4.nft"
     assert "l2tp=off" in router.table()
@@ -82,14 +77,14 @@ def test_table_comes_back_with_every_fw4_start_restart_and_reload(router):
 
     router.firewall("stop")                         # fw4 flush: every table goes
     assert router.table() is None
-    assert router.nft("list", "tables").strip() == ""
+    assert router.nft("list", "tables").stdout.strip() == ""
     router.firewall("start")
     assert router.table() is not None
     # restored from the include: the counts of the last apply (the first, at 0)
     assert router.counter("l2tp_blocked") == 0
     blocks_and_assigns(router)
     # fw4's table is fw4's: the same rules it loads without us
-    assert router.nft("-s", "list", "table", "inet", "fw4") == fw4
+    assert router.nft("-s", "list", "table", "inet", "fw4").stdout == fw4
     # the resident service is still there and reports what the kernel has
     st = router.call("vpn-passthrough", "status")
     assert st["applied"] is True and st["protocols"]["l2tp"]["effective"] == "off"
@@ -118,6 +113,6 @@ def test_a_stopped_service_is_not_brought_back_by_fw4(router):
     router.firewall("restart")
     assert router.table() is None
     router.service("start")
-    router.wait(router.table)
+    router.wait_for("the table", router.table, timeout=30)
     router.firewall("reload")
     assert router.table() is not None

@@ -24,6 +24,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, 'tests'))
 import kit  # noqa: E402
 from userland import Userland  # noqa: E402
+from conftest import all_protocols_on  # noqa: E402
 
 LUCI_TESTS = os.path.join(ROOT, 'tests', 'luci')
 ARTIFACTS = os.environ.get('LUCI_ARTIFACT_DIR') or os.path.join(ROOT, 'build', 'artifacts')
@@ -32,23 +33,7 @@ NETNS = os.environ.get('VPT_LUCI_NETNS', 'luci-page')
 PORT = int(os.environ.get('VPT_OWRT_HTTP_PORT') or 8096)
 MAC = '02:00:00:00:aa:01'
 
-CONFIG = """
-config globals 'globals'
-\toption enabled '1'
-\toption log '0'
-\toption ipv6 '1'
-\tlist lan_device 'vpt-lan'
-\tlist wan_device 'vpt-wan'
-
-config protocol 'pptp'
-\toption enabled '1'
-
-config protocol 'l2tp'
-\toption enabled '1'
-
-config protocol 'ipsec'
-\toption enabled '1'
-"""
+CONFIG = all_protocols_on('vpt-lan', 'vpt-wan')
 
 
 def _browser_missing():

@@ -1,7 +1,7 @@
 """Devices as netifd has them at run time, as fw4 takes them: a Wi-Fi uplink without a
 `device` option, a `tun+` zone device, a zone network that is down.
 
-netifd is not in the kit: NetifdStandin (tests/openwrt/runtime_kit.py) is a python3-ubus
+netifd is not in the kit: NetifdStandin (tests/openwrt/netifd_standin.py) is a python3-ubus
 object `network.interface` on the kit's REAL ubusd answering `dump` in netifd's reply shape,
 with the state this test sets; fw4 (real) and the service both read it. It stands in for
 netifd's run-time state only. The interface event itself (netifd's notify, turned into
@@ -13,14 +13,13 @@ Real packets: a LAN client sends L2TP (off) to servers reached through eth1 (wan
 (matched only by the zone's `tun+`) and wwan0 (wwan's device once netifd has it up).
 """
 
-import os
-
 import pytest
 
-import kit
-from openwrt.runtime_kit import Router, NetifdStandin, netifd_interface
+from openwrt import traffic
+from openwrt.netifd_standin import NetifdStandin, netifd_interface
+from openwrt.router import serving
+from openwrt.uci_configs import ZONES_FIREWALL, ZONES_NETWORK
 
-NETNS = os.environ.get("VPT_OWRT_NETNS") or "vpt-" + os.path.basename(kit.PREFIX.rstrip("/"))
 SETTINGS = """config globals 'globals'
 \tlist lan_zone 'lan'
 \tlist wan_zone 'wan'
@@ -32,27 +31,30 @@ WWAN = "\nconfig interface 'wwan'\n\toption proto 'dhcp'\n"     # no device: net
 
 
 @pytest.fixture(scope="module")
-def router():
-    kit.prefix()
-    r = Router(NETNS)
-    r.settings(SETTINGS)
-    r.build(wan_extra="\tlist network 'wwan'\n\tlist device 'tun+'\n", network_extra=WWAN)
-    r.uplink("tun7", "198.51.100.1/24", "198.51.100.2/24")
-    r.uplink("wwan0", "203.0.113.1/24", "203.0.113.2/24")
-    standin = NetifdStandin(r)
+def router(ipks):
+    standin = []
+
+    def before(r):
+        """netifd's view, as the service must find it when it first starts."""
+        r.firewall_init()
+        r.uplink("tun7", "198.51.100.1/24", "198.51.100.2/24")
+        r.uplink("wwan0", "203.0.113.1/24", "203.0.113.2/24")
+        standin.append(NetifdStandin(r).start([
+            netifd_interface("lan", "static", "br-lan", "192.168.1.1"),
+            netifd_interface("wan", "static", "eth1", "192.0.2.1"),
+            netifd_interface("wwan", "dhcp")]))                           # down: no device
+
+    firewall = ZONES_FIREWALL.format(wan_extra="\tlist network 'wwan'\n\tlist device 'tun+'\n")
     try:
-        standin.start([netifd_interface("lan", "static", "br-lan", "192.168.1.1"),
-                       netifd_interface("wan", "static", "eth1", "192.0.2.1"),
-                       netifd_interface("wwan", "dhcp")])                  # down: no device
-        r.firewall("start")
-        r.service("start")
-        r.wait_object("vpn-passthrough")
-        r.wait(r.table)
-        yield r, standin
+        with serving(ipks, SETTINGS, ZONES_NETWORK + WWAN, firewall, before=before) as r:
+            try:
+                r.firewall("start")
+                yield r, standin[0]
+            finally:
+                r.service("stop")
     finally:
-        r.service("stop")
-        standin.stop()
-        r.close()
+        for s in standin:
+            s.stop()
 
 
 def test_wildcard_device_and_a_down_network_are_matched_and_said(router):
@@ -68,13 +70,13 @@ def test_wildcard_device_and_a_down_network_are_matched_and_said(router):
     assert down and "wwan" in down[0]["message"] and "ifup wwan" in down[0]["fix"]
     assert '"tun*"' in r.table()
     # real packets: through eth1 and through tun7 (only `tun+` names it) L2TP is blocked
-    assert r.udp(1701, server="192.0.2.2") == 0
-    assert r.udp(1701, server="198.51.100.2") == 0
+    assert traffic.udp(r, 1701, server="192.0.2.2") == 0
+    assert traffic.udp(r, 1701, server="198.51.100.2") == 0
     assert r.counter("l2tp_blocked") == 6
-    assert r.udp(4500, server="198.51.100.2") == 3      # ipsec is on: passes
+    assert traffic.udp(r, 4500, server="198.51.100.2") == 3      # ipsec is on: passes
     # wwan is down: its device is unknown to our rules (status says so, above): a
     # datagram leaving through wwan0 is not counted (fw4 rejects it: not in a zone either)
-    r.udp(1701, server="203.0.113.2")
+    traffic.udp(r, 1701, server="203.0.113.2")
     assert r.counter("l2tp_blocked") == 6
 
 
@@ -87,7 +89,7 @@ def test_a_network_coming_up_is_matched_after_the_interface_trigger(router):
     st = r.call("vpn-passthrough", "status")
     assert st["zones"]["wan"]["down"] == [] and "wwan0" in st["wan_devices"]
     before = r.counter("l2tp_blocked")
-    assert r.udp(1701, server="203.0.113.2") == 0
+    assert traffic.udp(r, 1701, server="203.0.113.2") == 0
     assert r.counter("l2tp_blocked") == before + 3     # counted, and earlier counts kept
     assert before == 6
     findings = r.call("vpn-passthrough", "check")["findings"]

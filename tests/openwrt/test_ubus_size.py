@@ -13,10 +13,9 @@ import time
 
 import pytest
 
-import kit
-from openwrt.runtime_kit import Router
+from openwrt.router import serving
+from openwrt.uci_configs import ZONES_FIREWALL, ZONES_NETWORK
 
-NETNS = os.environ.get("VPT_OWRT_NETNS") or "vpt-" + os.path.basename(kit.PREFIX.rstrip("/"))
 LIMIT = 64 * 1024
 CLIENTS = 10000
 FLOWS = 2000
@@ -37,20 +36,14 @@ def settings(n):
 
 
 @pytest.fixture(scope="module")
-def router():
-    kit.prefix()
-    r = Router(NETNS)
-    r.settings(settings(CLIENTS))
-    r.build()
-    try:
-        r.firewall("start")
-        r.service("start")
-        r.wait_object("vpn-passthrough", timeout=60)
-        r.wait(r.table, timeout=120)
-        yield r
-    finally:
-        r.service("stop")
-        r.close()
+def router(ipks):
+    with serving(ipks, settings(CLIENTS), ZONES_NETWORK, ZONES_FIREWALL.format(wan_extra=""),
+                 before=lambda r: r.firewall_init(), timeout=120) as r:
+        try:
+            r.firewall("start")
+            yield r
+        finally:
+            r.service("stop")
 
 
 def ubus_call(router, obj, method, args=None):
