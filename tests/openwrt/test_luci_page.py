@@ -234,8 +234,9 @@ def _clients(n):
 
 
 def test_page_stays_usable_with_1000_clients(luci, seen):
-    """Issue 13: rendered once, then each poll asks for the summary and one page of
-    client counters only, and keeps the rows it already shows."""
+    """Issue 13: rendered once, then each 5-s poll asks for the summary and one page of
+    client counters only (sessions and checks come every sixth poll), and keeps the rows
+    it already shows."""
     with open(os.path.join(luci.config_dir, 'vpn-passthrough'), 'w') as f:
         f.write(CONFIG + _clients(1000))
     luci.call('vpn-passthrough', 'reload', timeout=120)
@@ -246,8 +247,8 @@ def test_page_stays_usable_with_1000_clients(luci, seen):
     assert scale['renderMs'] < 30000
     calls = [c['call'] for c in scale['pollCalls']]
     assert 2 <= calls.count('luci.vpn-passthrough.status') <= 3, calls   # 5-s polls in 11 s
-    assert set(calls) <= {'luci.vpn-passthrough.status', 'luci.vpn-passthrough.clients',
-                          'luci.vpn-passthrough.sessions', 'luci.vpn-passthrough.check'}, calls
+    # sessions walk the kernel's whole conntrack table: not on every 5-s poll
+    assert set(calls) <= {'luci.vpn-passthrough.status', 'luci.vpn-passthrough.clients'}, calls
     for c in scale['pollCalls']:
         if c['call'] == 'luci.vpn-passthrough.clients':
             assert c['args']['limit'] <= 25, c

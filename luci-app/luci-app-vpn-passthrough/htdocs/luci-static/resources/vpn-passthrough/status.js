@@ -119,16 +119,17 @@ return baseclass.extend({
 		return L.resolveDefault(callClients(this.offset, PAGE), {}).then(L.bind(this.updateClients, this));
 	},
 
-	/* Every poll: summary + the page of clients on screen (+ sessions, bounded
-	 * by the service); the checks every sixth poll and after a reload. */
+	/* Every poll: summary + the page of clients on screen, both read from our
+	 * own table. Sessions (a walk of the kernel's whole conntrack table) and the
+	 * checks only every sixth poll and after a reload. */
 	refresh: function(withChecks) {
-		var checks = (withChecks === true || ++this.polls % 6 == 0);
+		var slow = (withChecks === true || ++this.polls % 6 == 0);
 
 		return Promise.all([
 			L.resolveDefault(callStatus(), {}),
 			L.resolveDefault(callClients(this.offset, PAGE), {}),
-			L.resolveDefault(callSessions(), {}),
-			checks ? L.resolveDefault(callCheck(), []) : null
+			slow ? L.resolveDefault(callSessions(), {}) : null,
+			slow ? L.resolveDefault(callCheck(), []) : null
 		]).then(L.bind(this.update, this));
 	},
 
@@ -177,7 +178,8 @@ return baseclass.extend({
 
 		this.updateSummary(status);
 		this.updateClients(data[1]);
-		this.updateSessions(data[2]);
+		if (data[2] != null)
+			this.updateSessions(data[2]);
 		if (data[3] != null)
 			this.updateFindings(status, data[3]);
 	},
