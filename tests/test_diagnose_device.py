@@ -218,12 +218,18 @@ def test_ipsec_esp_without_nat_t_through_nat(lab, tmp_path):
     assert "NAT-T" in v["fix"]
 
 
-def test_ipsec_nat_t_in_use_and_fine(lab, tmp_path):
-    path = config(tmp_path)
+def answered_report(lab, tmp_path, port, wait, protocol, **settings):
+    """Settings applied, an answered UDP flow of lan1 to PORT, then lan1 diagnosed:
+    (settings path, report, the verdict of PROTOCOL)."""
+    path = config(tmp_path, **settings)
     apply(lab, path)
-    answered(lab, 4500, 1.5)
+    answered(lab, port, wait)
     report = diagnose(lab, path, lab.lan1_v4)
-    v = only(report, "ipsec")
+    return path, report, only(report, protocol)
+
+
+def test_ipsec_nat_t_in_use_and_fine(lab, tmp_path):
+    _, report, v = answered_report(lab, tmp_path, 4500, 1.5, "ipsec")
     assert v["verdict"] == "natt_ok" and v["fix"] == "", report
     assert v["evidence"][0].startswith("NAT-T in use: udp 10.77.1.10:4500 -> 198.51.100.2:4500")
     assert [x["verdict"] for x in report["verdicts"]] == ["natt_ok"]   # accounting on here
@@ -252,11 +258,7 @@ def test_accounting_off_and_flow_offloading_limit_the_view(lab, tmp_path):
 
 
 def test_nothing_wrong_found_with_what_was_seen(lab, tmp_path):
-    path = config(tmp_path, pptp=0)
-    apply(lab, path)
-    answered(lab, 1701, 1.0)
-    report = diagnose(lab, path, lab.lan1_v4)
-    v = only(report, "l2tp")
+    path, report, v = answered_report(lab, tmp_path, 1701, 1.0, "l2tp", pptp=0)
     assert v["verdict"] == "ok" and v["severity"] == "ok", report
     assert v["evidence"][0].startswith("udp 10.77.1.10:1701 -> 198.51.100.2:1701, ")
     assert " 0 back" not in v["evidence"][0]
