@@ -71,11 +71,8 @@ var FINDINGS = {
 	},
 	pptp_helper_missing: {
 		message: function() { return _('The kernel has no PPTP conntrack helper: PPTP passes without call-ID translation (one device per server).'); },
-		fix: function(f) {
-			var pkgs = /opkg install (\S+) \(older: (\S+)\)/.exec(f.fix || '');
-			return pkgs ? [ _('Install'), 'opkg install ' + pkgs[1], _('(on older releases:'), 'opkg install ' + pkgs[2], ')' ]
-			            : [ _('Install the PPTP helper:'), f.fix ];
-		}
+		/* the command is the release's own (opkg or apk), from the service */
+		fix: function(f) { return [ _('Install the PPTP helper:'), f.fix ]; }
 	},
 	pptp_nat_missing: {
 		message: function() { return _('nf_nat_pptp is not loaded: two devices cannot reach the same PPTP server at once.'); },
