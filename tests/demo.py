@@ -11,6 +11,8 @@ import json
 import os
 import sys
 import tempfile
+import threading
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -78,6 +80,31 @@ def probe(lab, name, src="lan1", expect=True):
                     % (label, where, n, sent["sent"], got.get("first_source")))
         else:
             verdict(n == 0, "%-18s %s: %d/%d arrived — blocked" % (label, where, n, sent["sent"]))
+
+
+def diagnose_while(lab, path, host, traffic, watch=3):
+    """`vpn-passthrough diagnose HOST` watching while TRAFFIC runs; prints its answer,
+    returns the JSON report."""
+    shell("vpn-passthrough diagnose %s --watch %d" % (host, watch))
+    out = {}
+    t = threading.Thread(target=lambda: out.update(r=lab.vpn(
+        ["diagnose", host, "--watch", str(watch), "--json"], path)))
+    t.start()
+    time.sleep(1.0)                         # its first snapshot is taken by then
+    traffic()
+    t.join()
+    rc, text, err = out["r"]
+    if rc != 0:
+        print("  " + err.strip())
+        return {}
+    report = json.loads(text)
+    for v in report["verdicts"]:
+        print("  %s: %s [%s]" % (v["protocol"], v["verdict"], v["severity"]))
+        for x in v["evidence"]:
+            print("    - " + x)
+        if v["fix"]:
+            print("    fix: " + v["fix"])
+    return report
 
 
 def counters(lab, path, name):
@@ -153,10 +180,21 @@ def main():
 
         step("5. What the router reports")
         vpn(lab, path, "status")
+        vpn(lab, path, "clients")
         vpn(lab, path, "check")
         shell("nft list chain inet vpn_passthrough vpn_ipsec")
         print(lab.run("router", ["nft", "list", "chain", "inet", "vpn_passthrough",
                                  "vpn_ipsec"]).stdout)
+
+        step("6. \"Why does the tablet's VPN not connect?\" (lan2 tries L2TP while it is watched)")
+        report = diagnose_while(lab, path, lab.lan2_v4, lambda: probe(lab, "l2tp", src="lan2",
+                                                                       expect=False))
+        l2tp = [v for v in report.get("verdicts", []) if v["protocol"] == "l2tp"]
+        verdict(bool(l2tp) and l2tp[0]["verdict"] == "blocked_client"
+                and "Kids tablet" in " ".join(l2tp[0]["evidence"]),
+                "diagnose names the client rule that blocks lan2's L2TP")
+
+        step("7. Stop")
         before = lab.ruleset_text_stable("fw4")
         vpn(lab, path, "stop")
         verdict(lab.ruleset_text_stable("fw4") == before
