@@ -11,10 +11,10 @@ check "lan2 pings through its tunnel" nsx lan2 ping -c 2 -i 0.3 -W 3 -I ppp0 10.
 if pptp_up lan1 10; then router_dump; fail "lan1 PPTP tunnel came up although lan1 is blocked"; fi
 log "ok: lan1 blocked"
 check "lan2 tunnel still passes traffic" nsx lan2 ping -c 2 -i 0.3 -W 3 -I ppp0 10.0.0.1
-pt status --json | python3 -c '
+pt clients --json | python3 -c '
 import json, sys
-s = json.load(sys.stdin)
-c = s.get("clients") or []
+page = json.load(sys.stdin)
+c = page.get("clients") or []
 print("clients:", c)
-assert c and c[0]["matched"]["packets"] > 0, "client rule matched no packets"
-' || fail "status shows no packets matched by the lan1 rule"
+assert c and c[0]["blocked"]["packets"] > 0, "client rule blocked no packets"
+' || fail "the client page shows no packets blocked by the lan1 rule"
