@@ -12,7 +12,7 @@ deps:
 	sh tests/setup.sh
 
 test: deps
-	$(PYTHON) -m pytest -q -p no:cacheprovider tests
+	$(PYTHON) -m pytest -q -rs -p no:cacheprovider tests
 
 demo: deps
 	$(PYTHON) tests/demo.py
