@@ -52,12 +52,15 @@ def collect(svc, host, watch=WATCH_DEFAULT):
     except SettingsError:
         lan, wan = [], []       # zones unresolved: addresses and neighbours still tell
     network = kernel.network_facts(lan)
-    device = resolve(host, s, network)
+    device = resolve(host, s, network)      # a bad HOST is refused before any wait
     first = _snapshot()
     second = first
     if watch:
         time.sleep(watch)
         second = _snapshot()
+        # a device that only now tries may only now be in the neighbour table
+        network = kernel.network_facts(lan)
+        device = resolve(host, s, network)
     ours = _ours(second["items"])
     before = _ours(first["items"]) if watch else None
     applied = ours["applied"]
