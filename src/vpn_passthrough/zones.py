@@ -135,7 +135,3 @@ def resolve(zones, firewall_sections, interfaces, option):
                             "zones " + ", ".join(zones) + " resolve to no device")
     return devices, down
 
-
-def zone_devices(zones, firewall_sections, network_sections, option):
-    """Devices of the named zones, from the files alone."""
-    return resolve(zones, firewall_sections, interface_devices(network_sections), option)[0]

@@ -516,7 +516,7 @@ def check_zones():
                           (["wan"], "wan_zone"), (["nope"], "wan_zone"), (["empty"], "lan_zone")):
         counts["cases"] += 1
         try:
-            out("zones " + show(names) + " -> " + show(zones.zone_devices(names, fw, net, option)))
+            out("zones " + show(names) + " -> " + show(zones.resolve(names, fw, zones.interface_devices(net), option)[0]))
         except settings.SettingsError as e:
             out("zones " + show(names) + " -> ERROR " + e.field + ": " + e.message)
     counts["cases"] += 1
